@@ -1,0 +1,21 @@
+// The peft-ts command line: one file per command under ./commands, registered here.
+
+import { Command } from "commander";
+
+type Register = (program: Command) => void;
+
+const commands: Array<() => Promise<{ register: Register }>> = [];
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command("peft-ts")
+    .description("Full fine-tuning, LoRA and QLoRA of Hugging Face language models, in TypeScript")
+    .version("0.1.0")
+    .showHelpAfterError();
+  for (const load of commands) (await load()).register(program);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (e) {
+    process.stderr.write(`peft-ts: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,54 @@
+// Activations: SiLU, GELU (erf or tanh form), the SwiGLU product silu(gate)·up, softmax.
+
+import { Tensor } from "../tensor/tensor.ts";
+import { record } from "../autograd/engine.ts";
+import { backend } from "../backend/index.ts";
+import { assertF32, assertSameShape, f32, lastDim, rowsOf } from "./util.ts";
+
+export function silu(x: Tensor): Tensor<"float32"> {
+  assertF32("silu", x);
+  const out = Tensor.empty(x.shape);
+  backend().silu(f32(x), out.data, x.size);
+  return record("silu", out, [x], [x], (dy) => {
+    const dx = Tensor.empty(x.shape);
+    backend().siluBackward(f32(x), dy.data, dx.data, x.size);
+    return [dx];
+  });
+}
+
+export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor<"float32"> {
+  assertF32("gelu", x);
+  const out = Tensor.empty(x.shape);
+  backend().gelu(f32(x), out.data, x.size, approximate);
+  return record("gelu", out, [x], [x], (dy) => {
+    const dx = Tensor.empty(x.shape);
+    backend().geluBackward(f32(x), dy.data, dx.data, x.size, approximate);
+    return [dx];
+  });
+}
+
+export function swiglu(gate: Tensor, up: Tensor): Tensor<"float32"> {
+  assertF32("swiglu", gate, up);
+  assertSameShape("swiglu", gate, up);
+  const out = Tensor.empty(gate.shape);
+  backend().swiglu(f32(gate), f32(up), out.data, gate.size);
+  return record("swiglu", out, [gate, up], [gate, up], (dy) => {
+    const dGate = Tensor.empty(gate.shape);
+    const dUp = Tensor.empty(up.shape);
+    backend().swigluBackward(f32(gate), f32(up), dy.data, dGate.data, dUp.data, gate.size);
+    return [gate.requiresGrad ? dGate : (dGate.release(), null), up.requiresGrad ? dUp : (dUp.release(), null)];
+  });
+}
+
+export function softmax(x: Tensor): Tensor<"float32"> {
+  assertF32("softmax", x);
+  const out = Tensor.empty(x.shape);
+  const rows = rowsOf(x);
+  const C = lastDim(x);
+  backend().softmax(f32(x), out.data, rows, C);
+  return record("softmax", out, [x], [out], (dy) => {
+    const dx = Tensor.empty(x.shape);
+    backend().softmaxBackward(out.data, dy.data, dx.data, rows, C);
+    return [dx];
+  });
+}

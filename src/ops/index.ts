@@ -1,0 +1,10 @@
+export { reshape } from "./shape.ts";
+export { add, mul, scale, addRowVector, mulRowVector, sum } from "./elementwise.ts";
+export { linear, matmul, weightOperand, type LinearWeight, type LowRankAdapter, type WeightLayout } from "./linear.ts";
+export { rmsNorm, layerNorm } from "./norm.ts";
+export { silu, gelu, swiglu, softmax } from "./activation.ts";
+export { rope, type RopeTable } from "./rope.ts";
+export { attention, type AttentionOptions } from "./attention.ts";
+export { crossEntropy, linearCrossEntropy, IGNORE_INDEX } from "./loss.ts";
+export { embedding } from "./embedding.ts";
+export { dropout } from "./dropout.ts";

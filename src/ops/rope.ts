@@ -1,0 +1,34 @@
+// Rotary position embedding (rotate-half, as Hugging Face applies it) on x [rows, heads, hd].
+// The backward is the inverse rotation of the gradient.
+
+import { Tensor, ShapeError } from "../tensor/tensor.ts";
+import { record } from "../autograd/engine.ts";
+import { backend } from "../backend/index.ts";
+import { assertF32, f32 } from "./util.ts";
+
+/** cos/sin of position × inverse frequency, [maxPositions, hd/2] each. */
+export interface RopeTable {
+  cos: Float32Array;
+  sin: Float32Array;
+  maxPositions: number;
+  hd: number;
+}
+
+export function rope(x: Tensor, table: RopeTable, positions: Int32Array, heads: number): Tensor<"float32"> {
+  assertF32("rope", x);
+  const hd = table.hd;
+  const rows = x.size / (heads * hd);
+  if (!Number.isInteger(rows) || positions.length !== rows) {
+    throw new ShapeError(`rope: ${x.size} elements, ${heads} heads of ${hd}, ${positions.length} positions`);
+  }
+  for (const p of positions) {
+    if (p < 0 || p >= table.maxPositions) throw new ShapeError(`rope: position ${p} outside the table (${table.maxPositions})`);
+  }
+  const out = Tensor.empty(x.shape);
+  backend().rope(f32(x), out.data, table.cos, table.sin, positions, rows, heads, hd, false);
+  return record("rope", out, [x], [], (dy) => {
+    const dx = Tensor.empty(x.shape);
+    backend().rope(dy.data, dx.data, table.cos, table.sin, positions, rows, heads, hd, true);
+    return [dx];
+  });
+}
