@@ -1,19 +1,30 @@
-// Loads the native kernel library built by node-gyp (native/, build/Release/peft_ts_native.node).
+// The native backend: kernels from the Node-API library built from native/ at install
+// (build/Release/peft_ts_native.node). Each wrapper file maps the Backend contract onto the addon's
+// positional arguments; a kernel the library does not export yet falls back to the js reference.
 
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Backend } from "../kernels.ts";
+import { jsBackend } from "../js/index.ts";
+import type { NativeAddon } from "./addon.ts";
+import { elementwiseKernels } from "./elementwise.ts";
 
 const addonPath = fileURLToPath(new URL("../../../build/Release/peft_ts_native.node", import.meta.url));
+
+let addon: NativeAddon | null = null;
+
+/** The loaded library (for benchmarks and thread control), or null when it is not built. */
+export function nativeAddon(): NativeAddon | null {
+  return addon;
+}
 
 export function loadNativeBackend(): Backend | Error {
   if (!existsSync(addonPath)) return new Error(`${addonPath} not built (run npm run build:native)`);
   try {
-    const addon = createRequire(import.meta.url)(addonPath) as { makeBackend?: () => Backend };
-    if (typeof addon.makeBackend !== "function") return new Error(`${addonPath} has no makeBackend`);
-    return addon.makeBackend();
+    addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }
+  return { ...jsBackend, ...elementwiseKernels(addon), name: "native" };
 }

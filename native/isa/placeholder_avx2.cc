@@ -1,0 +1,1 @@
+// (no AVX2 kernels yet)

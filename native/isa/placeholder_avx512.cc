@@ -1,0 +1,1 @@
+// (no AVX-512 kernels yet)
