@@ -1,8 +1,8 @@
 // Storage dtypes and the exact conversions between them.
 // Compute is always float32; bfloat16 / float16 are storage formats (weights as stored in checkpoints),
-// int32 / int64 hold token ids, uint8 holds packed quantized blocks.
+// int32 / int64 hold token ids, uint8 holds packed quantized blocks, int8 holds LLM.int8 weights.
 
-export type DType = "float32" | "bfloat16" | "float16" | "int32" | "int64" | "uint8";
+export type DType = "float32" | "bfloat16" | "float16" | "int32" | "int64" | "uint8" | "int8";
 
 export type TypedArrayOf<D extends DType> = D extends "float32"
   ? Float32Array
@@ -12,9 +12,11 @@ export type TypedArrayOf<D extends DType> = D extends "float32"
       ? Int32Array
       : D extends "int64"
         ? BigInt64Array
-        : Uint8Array;
+        : D extends "int8"
+          ? Int8Array
+          : Uint8Array;
 
-export type AnyTypedArray = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
+export type AnyTypedArray = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 
 export const BYTES_PER_ELEMENT: Record<DType, number> = {
   float32: 4,
@@ -23,6 +25,7 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
   int32: 4,
   int64: 8,
   uint8: 1,
+  int8: 1,
 };
 
 export function allocTyped<D extends DType>(dtype: D, n: number): TypedArrayOf<D> {
@@ -38,6 +41,8 @@ export function allocTyped<D extends DType>(dtype: D, n: number): TypedArrayOf<D
       return new BigInt64Array(n) as TypedArrayOf<D>;
     case "uint8":
       return new Uint8Array(n) as TypedArrayOf<D>;
+    case "int8":
+      return new Int8Array(n) as TypedArrayOf<D>;
   }
   throw new Error(`unknown dtype ${dtype as string}`);
 }

@@ -115,7 +115,7 @@ export class Tensor<D extends DType = DType> {
       case "int64":
         return Float32Array.from(d as BigInt64Array, Number);
       default:
-        return Float32Array.from(d as Int32Array | Uint8Array);
+        return Float32Array.from(d as Int32Array | Uint8Array | Int8Array);
     }
   }
 
