@@ -1,4 +1,4 @@
-export { reshape } from "./shape.ts";
+export { reshape, splitColumns } from "./shape.ts";
 export { add, mul, scale, addRowVector, mulRowVector, sum } from "./elementwise.ts";
 export { linear, matmul, weightOperand, type LinearWeight, type LowRankAdapter, type WeightLayout } from "./linear.ts";
 export { rmsNorm, layerNorm } from "./norm.ts";

@@ -1,0 +1,141 @@
+// Llama-family decoders: Llama (SmolLM2, TinyLlama, Llama 3.x), Mistral, Qwen2/2.5 (q/k/v bias) and
+// Qwen3 (per-head q/k RMSNorm, explicit head_dim). Classes bottom-up, properties named as checkpoint keys.
+
+import type { Tensor } from "../tensor/tensor.ts";
+import * as ops from "../ops/index.ts";
+import { Module, Linear, Embedding, RMSNorm, type Forward } from "../nn/index.ts";
+import type { ModelConfig } from "./config.ts";
+import { CausalLM, selfAttention, type ForwardContext } from "./causal-lm.ts";
+import { RopeTables } from "./rope.ts";
+import type { WeightSource } from "./weights.ts";
+
+export class LlamaAttention extends Module {
+  q_proj: Forward & Module;
+  k_proj: Forward & Module;
+  v_proj: Forward & Module;
+  o_proj: Forward & Module;
+  q_norm: RMSNorm | null;
+  k_norm: RMSNorm | null;
+
+  constructor(
+    readonly cfg: ModelConfig,
+    readonly layer: number,
+    readonly rope: RopeTables,
+    w: WeightSource,
+    p: string,
+  ) {
+    super();
+    const { hiddenSize: C, numHeads: nh, numKvHeads: nkv, headDim: hd } = cfg;
+    this.q_proj = w.linear(`${p}.q_proj`, nh * hd, C, cfg.qkvBias);
+    this.k_proj = w.linear(`${p}.k_proj`, nkv * hd, C, cfg.qkvBias);
+    this.v_proj = w.linear(`${p}.v_proj`, nkv * hd, C, cfg.qkvBias);
+    this.o_proj = w.linear(`${p}.o_proj`, C, nh * hd, cfg.oBias);
+    this.q_norm = cfg.qkNorm ? new RMSNorm(w.norm(`${p}.q_norm.weight`, hd), cfg.normEps) : null;
+    this.k_norm = cfg.qkNorm ? new RMSNorm(w.norm(`${p}.k_norm.weight`, hd), cfg.normEps) : null;
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const { numHeads: nh, numKvHeads: nkv, headDim: hd } = this.cfg;
+    const table = this.rope.get(maxPosition(ctx.positions) + 1);
+    let q = this.q_proj.forward(x); // (B·T, nh·hd)
+    let k = this.k_proj.forward(x); // (B·T, nkv·hd)
+    const v = this.v_proj.forward(x); // (B·T, nkv·hd)
+    if (this.q_norm && this.k_norm) {
+      // Qwen3 normalises each head's vector: view as (B·T·heads, hd) rows.
+      q = ops.reshape(this.q_norm.forward(ops.reshape(q, [-1, hd])), q.shape);
+      k = ops.reshape(this.k_norm.forward(ops.reshape(k, [-1, hd])), k.shape);
+    }
+    q = ops.rope(q, table, ctx.positions, nh);
+    k = ops.rope(k, table, ctx.positions, nkv);
+    const y = selfAttention(q, k, v, ctx, { nh, nkv, hd, layer: this.layer }); // (B·T, nh·hd)
+    return this.o_proj.forward(y);
+  }
+}
+
+export class LlamaMLP extends Module {
+  gate_proj: Forward & Module;
+  up_proj: Forward & Module;
+  down_proj: Forward & Module;
+
+  constructor(cfg: ModelConfig, w: WeightSource, p: string) {
+    super();
+    const { hiddenSize: C, intermediateSize: I } = cfg;
+    this.gate_proj = w.linear(`${p}.gate_proj`, I, C, cfg.mlpBias);
+    this.up_proj = w.linear(`${p}.up_proj`, I, C, cfg.mlpBias);
+    this.down_proj = w.linear(`${p}.down_proj`, C, I, cfg.mlpBias);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(ops.swiglu(this.gate_proj.forward(x), this.up_proj.forward(x)));
+  }
+}
+
+export class LlamaDecoderLayer extends Module {
+  input_layernorm: RMSNorm;
+  self_attn: LlamaAttention;
+  post_attention_layernorm: RMSNorm;
+  mlp: LlamaMLP;
+
+  constructor(cfg: ModelConfig, layer: number, rope: RopeTables, w: WeightSource, p: string) {
+    super();
+    this.input_layernorm = new RMSNorm(w.norm(`${p}.input_layernorm.weight`, cfg.hiddenSize), cfg.normEps);
+    this.self_attn = new LlamaAttention(cfg, layer, rope, w, `${p}.self_attn`);
+    this.post_attention_layernorm = new RMSNorm(w.norm(`${p}.post_attention_layernorm.weight`, cfg.hiddenSize), cfg.normEps);
+    this.mlp = new LlamaMLP(cfg, w, `${p}.mlp`);
+  }
+
+  forward(x: Tensor, ctx: ForwardContext): Tensor {
+    const h = ops.add(x, this.self_attn.forward(this.input_layernorm.forward(x), ctx));
+    return ops.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+}
+
+export class LlamaModel extends Module {
+  embed_tokens: Embedding;
+  layers: LlamaDecoderLayer[];
+  norm: RMSNorm;
+
+  constructor(cfg: ModelConfig, w: WeightSource) {
+    super();
+    const rope = new RopeTables(cfg);
+    this.embed_tokens = new Embedding(w.embedding("model.embed_tokens.weight", cfg.vocabSize, cfg.hiddenSize));
+    this.layers = Array.from({ length: cfg.numLayers }, (_, i) => new LlamaDecoderLayer(cfg, i, rope, w, `model.layers.${i}`));
+    this.norm = new RMSNorm(w.norm("model.norm.weight", cfg.hiddenSize), cfg.normEps);
+  }
+}
+
+export class LlamaForCausalLM extends CausalLM {
+  model: LlamaModel;
+  lm_head: Forward & Module;
+
+  constructor(
+    readonly config: ModelConfig,
+    w: WeightSource,
+  ) {
+    super();
+    this.model = new LlamaModel(config, w);
+    this.lm_head = config.tieWordEmbeddings ? new Linear(this.model.embed_tokens.weight) : w.head("lm_head", config.vocabSize, config.hiddenSize);
+  }
+
+  get head(): Forward {
+    return this.lm_head;
+  }
+
+  protected body(ids: Int32Array, ctx: ForwardContext, hiddenStates: Tensor[] | null): Tensor {
+    let h = this.model.embed_tokens.forward(ids, [ctx.B * ctx.T]); // (B·T, C)
+    hiddenStates?.push(h);
+    for (const layer of this.model.layers) {
+      h = layer.forward(h, ctx);
+      hiddenStates?.push(h);
+    }
+    h = this.model.norm.forward(h);
+    if (hiddenStates) hiddenStates[hiddenStates.length - 1] = h;
+    return h;
+  }
+}
+
+export function maxPosition(positions: Int32Array): number {
+  let m = 0;
+  for (const p of positions) if (p > m) m = p;
+  return m;
+}
