@@ -112,7 +112,7 @@ export class GPT2LMHeadModel extends CausalLM {
     let h: Tensor = ops.add(this.transformer.wte.forward(ids, [n]), this.transformer.wpe.forward(ctx.positions, [n])); // (B·T, C)
     hiddenStates?.push(h);
     for (const block of this.transformer.h) {
-      h = block.forward(h, ctx);
+      h = this.runLayer((x) => block.forward(x, ctx), h);
       hiddenStates?.push(h);
     }
     h = this.transformer.ln_f.forward(h);

@@ -125,7 +125,7 @@ export class LlamaForCausalLM extends CausalLM {
     let h = this.model.embed_tokens.forward(ids, [ctx.B * ctx.T]); // (B·T, C)
     hiddenStates?.push(h);
     for (const layer of this.model.layers) {
-      h = layer.forward(h, ctx);
+      h = this.runLayer((x) => layer.forward(x, ctx), h);
       hiddenStates?.push(h);
     }
     h = this.model.norm.forward(h);

@@ -88,3 +88,31 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+/**
+ * Seeds for dropout masks, drawn in forward order. Gradient checkpointing rewinds this stream before it
+ * recomputes a layer, so the recomputed masks equal the original ones.
+ */
+export class DropoutSeeds {
+  private counter = 0;
+  constructor(private seed = 0) {}
+
+  next(): number {
+    return hash32(this.seed, this.counter++);
+  }
+
+  get position(): number {
+    return this.counter;
+  }
+
+  set position(p: number) {
+    this.counter = p;
+  }
+
+  reseed(seed: number): void {
+    this.seed = seed >>> 0;
+    this.counter = 0;
+  }
+}
+
+export const dropoutSeeds = new DropoutSeeds();
