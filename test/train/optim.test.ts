@@ -8,7 +8,7 @@ import { Rng } from "../../src/util/random.ts";
 
 const close = (a: number, b: number, tol = 1e-12, what = "") => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
 
-function param(values: number[], grad?: number[]): [string, Tensor] {
+function param(values: number[], grad?: number[]): [string, Tensor<"float32">] {
   const p = Tensor.fromArray(values);
   p.requiresGrad = true;
   if (grad) p.grad = Tensor.fromArray(grad);
