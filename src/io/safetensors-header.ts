@@ -61,6 +61,17 @@ export interface ParsedHeader {
   metadata: Record<string, string>;
 }
 
+/** A header value for an error message: short, and safe on hostile input (deep nesting overflows stringify). */
+function brief(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = Array.isArray(v) ? "a deeply nested list" : typeof v;
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -73,7 +84,7 @@ function parseMetadata(file: string, raw: unknown): Record<string, string> {
   if (raw === undefined || raw === null) return {};
   if (!isObject(raw)) throw new SafetensorsError(file, "__metadata__ is not an object of strings");
   for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== "string") throw new SafetensorsError(file, `__metadata__ key "${k}" is ${JSON.stringify(v)}, not a string`);
+    if (typeof v !== "string") throw new SafetensorsError(file, `__metadata__ key "${k}" is ${brief(v)}, not a string`);
   }
   return Object.fromEntries(Object.entries(raw as Record<string, string>));
 }
@@ -85,10 +96,10 @@ function parseEntry(file: string, name: string, raw: unknown, dataBytes: number)
   if (!isObject(raw)) return fail("entry is not an object");
   const { dtype, shape, data_offsets: offsets } = raw;
   if (typeof dtype !== "string") return fail("dtype is missing or not a string");
-  const bits = DTYPE_BITS.get(dtype) ?? fail(`unknown dtype ${JSON.stringify(dtype)}`);
-  if (!Array.isArray(shape) || !shape.every(isCount)) return fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  const bits = DTYPE_BITS.get(dtype) ?? fail(`unknown dtype ${brief(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) return fail(`shape ${brief(shape)} is not a list of non-negative integers`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-    return fail(`data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
+    return fail(`data_offsets ${brief(offsets)} is not a pair of non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) return fail(`data_offsets [${begin}, ${end}] begin after end`);

@@ -270,6 +270,8 @@ describe("hostile files fail with a SafetensorsError naming file and tensor", ()
     assertRejected(hostile({ w: f32Entry(0, 16, [2.5, 4]) }, new Uint8Array(16)), "w", /non-negative integers/);
     assertRejected(hostile({ w: f32Entry(0, 16, [2 ** 40, 2 ** 40]) }, new Uint8Array(16)), "w", /needs 4835703278458516698824704 bytes/);
     assertRejected(hostile({ w: f32Entry(0, 16, [1e300]) }, new Uint8Array(16)), "w", /non-negative integers/);
+    const deep = `{"w": {"dtype": "F32", "shape": ${"[".repeat(1e5)}${"]".repeat(1e5)}, "data_offsets": [0, 0]}}`;
+    assertRejected(hostile(deep), "w", /shape a deeply nested list is not a list/);
   });
 
   it("shape × element size differing from the span (wrong dtype size)", () => {
