@@ -171,7 +171,10 @@ export function writeCheckpoint(dir: string, tensors: Iterable<readonly [string,
     // at once; otherwise the current shard is closed when the next tensor would push it past the limit.
     let current: [string, Tensor][] = [];
     let currentBytes = 0;
+    const seen = new Set<string>();
     for (const [name, t] of tensors) {
+      if (seen.has(name)) throw new CheckpointError(`${dir}: tensor "${name}" given twice`);
+      seen.add(name);
       if (t.byteLength > maxShardBytes) {
         stage([[name, t]]);
         continue;

@@ -156,5 +156,8 @@ describe("writeCheckpoint", () => {
     }
     assert.throws(() => writeCheckpoint(dir, gen(), { maxShardBytes: 8 }), /released/);
     assert.deepEqual(fs.readdirSync(dir), []);
+    const t = Tensor.fromArray([1, 2]);
+    assert.throws(() => writeCheckpoint(dir, [["a", t], ["b", t], ["a", t]], { maxShardBytes: 8 }), (e: unknown) => e instanceof CheckpointError && /tensor "a" given twice/.test(e.message));
+    assert.deepEqual(fs.readdirSync(dir), []);
   });
 });
