@@ -6,6 +6,7 @@ type Register = (program: Command) => void;
 
 const commands: Array<() => Promise<{ register: Register }>> = [
   () => import("./commands/merge.ts"),
+  () => import("./commands/estimate.ts"),
 ];
 
 export async function main(argv: string[]): Promise<void> {

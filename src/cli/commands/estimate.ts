@@ -1,0 +1,56 @@
+// `peft-ts estimate`: memory of a training step for full fine-tuning, LoRA and QLoRA of a model, from its
+// config.json alone (or a named preset), as an aligned table.
+
+import { Command, Option, InvalidArgumentError } from "commander";
+import { loadConfig } from "../../models/load.ts";
+import { presetConfig, PRESETS } from "../../models/presets.ts";
+import { estimateMemory, formatEstimate, formatBytes, availableMemoryBytes, METHODS, type Method } from "../../memory/index.ts";
+
+interface EstimateCliOptions {
+  model?: string;
+  preset?: string;
+  method: Method | "all";
+  batch: number;
+  seq: number;
+  r: number;
+  gradientCheckpointing: boolean;
+  baseDtype: "float32" | "bfloat16";
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
+function run(o: EstimateCliOptions): void {
+  if ((o.model === undefined) === (o.preset === undefined)) throw new Error("estimate: give exactly one of --model or --preset");
+  const config = o.model !== undefined ? loadConfig(o.model) : presetConfig(o.preset!);
+  const methods = o.method === "all" ? METHODS : [o.method];
+  const rows = methods.map((method) =>
+    estimateMemory({ config, method, batch: o.batch, seq: o.seq, r: o.r, gradientCheckpointing: o.gradientCheckpointing, baseDtype: o.baseDtype }),
+  );
+  const what = o.model ?? `preset ${o.preset}`;
+  const ckpt = o.gradientCheckpointing ? ", gradient checkpointing" : "";
+  process.stdout.write(
+    `${what}: ${config.architecture}, batch ${o.batch} × ${o.seq} tokens, LoRA r=${o.r}, frozen weights ${o.baseDtype}${ckpt}\n\n` +
+      `${formatEstimate(rows)}\n\n` +
+      `Activations include transient peaks; runtime is the idle process (Node, loader, native library).\n` +
+      `Available memory now: ${formatBytes(availableMemoryBytes())}\n`,
+  );
+}
+
+export function register(program: Command): void {
+  program
+    .command("estimate")
+    .description("estimate the memory of a training step: full fine-tuning vs LoRA vs QLoRA")
+    .option("--model <path>", "a Hugging Face model folder or its config.json")
+    .addOption(new Option("--preset <name>", "a built-in model shape").choices(Object.keys(PRESETS)))
+    .addOption(new Option("--method <method>", "which method to estimate").choices([...METHODS, "all"]).default("all"))
+    .option("--batch <B>", "sequences per step", positiveInt, 1)
+    .option("--seq <T>", "tokens per sequence", positiveInt, 256)
+    .option("--r <rank>", "LoRA rank", positiveInt, 16)
+    .option("--gradient-checkpointing", "recompute each layer's activations in backward", false)
+    .addOption(new Option("--base-dtype <dtype>", "how frozen weights are held").choices(["float32", "bfloat16"]).default("float32"))
+    .action((opts: EstimateCliOptions) => run(opts));
+}

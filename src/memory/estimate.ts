@@ -1,0 +1,161 @@
+// Memory of one training step, in bytes, for full fine-tuning, LoRA and QLoRA of a model given only its
+// config: the numbers behind "why full fine-tuning is hard". It models this engine as it is:
+//
+// - weights, as held: trainable ones in float32 (4 B); frozen linears and embeddings in the base dtype
+//   (float32 4 B or bfloat16 2 B); norms and biases always float32; QLoRA's decoder linears in NF4 with
+//   double quantization (4-bit codes, one uint8 absmax code per block of 64, one float32 per 256 blocks:
+//   ≈ 4.127 bits per parameter), embeddings, norms and the head unquantized, as transformers does;
+// - gradients: float32, trainable parameters only (frozen ones never get a buffer). Full fine-tuning adds
+//   the fused head+loss's own dW [V, C]: it is computed in forward, before dLoss is known, held until
+//   backward scales it into the head's .grad, then recycled by the buffer pool, so it is always resident;
+// - optimizer: AdamW's m and v, float32, 8 B per trainable parameter;
+// - activations: what one step keeps live (activations.ts), plus transient peaks (backward temporaries,
+//   the logits chunk);
+// - runtime: the process before any model: Node, the tsx loader, the project's modules and the native
+//   library. Measured here (Node 20.20, x86-64) as the RSS of an idle `node` that registered tsx, imported
+//   src/models, src/ops and src/backend and loaded the addon: 82-85 MiB over three runs.
+//
+// Buffers released during a step go to a pool and stay resident for the next step, so the peak RSS is
+// the sum of these terms, not a maximum over phases.
+
+import type { ModelConfig } from "../models/config.ts";
+import { modelInventory, baseParameterCount, type LinearShape, type ModelInventory } from "./inventory.ts";
+import { forwardActivations, transientActivations } from "./activations.ts";
+
+export { availableMemoryBytes } from "./available.ts";
+
+export type Method = "full" | "lora" | "qlora";
+export const METHODS: readonly Method[] = ["full", "lora", "qlora"];
+
+export interface EstimateOptions {
+  config: ModelConfig;
+  method: Method;
+  batch: number;
+  seq: number;
+  /** LoRA rank (default 16). */
+  r?: number;
+  /** Module names (or dotted suffixes) LoRA adapts; default "all-linear": every linear of the decoder
+   *  layers (for Llama-family models the seven projections q, k, v, o, gate, up, down). */
+  targetModules?: readonly string[] | "all-linear";
+  gradientCheckpointing?: boolean;
+  /** How frozen weights are held (LoRA, and QLoRA's unquantized embeddings/head); default float32. */
+  baseDtype?: "float32" | "bfloat16";
+}
+
+/** Bytes by kind; `activations` includes `transient`. */
+export interface MemoryEstimate {
+  method: Method;
+  weights: number;
+  gradients: number;
+  optimizer: number;
+  activations: number;
+  /** The part of `activations` that is transient peaks (backward temporaries, logits chunk). */
+  transient: number;
+  runtime: number;
+  total: number;
+  /** Parameters held (base model plus adapters). */
+  paramsTotal: number;
+  paramsTrainable: number;
+}
+
+/** Idle process RSS with the native library loaded (see the header). */
+export const RUNTIME_BYTES = 85 * 2 ** 20;
+
+const F32 = 4;
+
+export class EstimateError extends Error {}
+
+/** NF4 with double quantization, as quant/quantize4bit.ts stores it (codebook and nested map are shared). */
+export function nf4Bytes(n: number, blockSize = 64, nestedBlockSize = 256): number {
+  const blocks = Math.ceil(n / blockSize);
+  return Math.ceil(n / 2) + blocks + F32 * Math.ceil(blocks / nestedBlockSize);
+}
+
+function selectTargets(inv: ModelInventory, targets: readonly string[] | "all-linear"): LinearShape[] {
+  if (targets === "all-linear") return inv.layerLinears;
+  const matches = (l: LinearShape, t: string) => l.name === t || l.name.endsWith(`.${t}`);
+  for (const t of targets) {
+    if (!inv.layerLinears.some((l) => matches(l, t))) {
+      throw new EstimateError(`target module "${t}" matches no layer of this model (${inv.layerLinears.map((l) => l.name).join(", ")})`);
+    }
+  }
+  return inv.layerLinears.filter((l) => targets.some((t) => matches(l, t)));
+}
+
+function checkShape(o: EstimateOptions, r: number): void {
+  for (const [key, v] of [["batch", o.batch], ["seq", o.seq], ["r", r]] as const) {
+    if (!(Number.isInteger(v) && v > 0)) throw new EstimateError(`estimate: ${key} must be a positive integer, got ${v}`);
+  }
+  if (!(o.method in METHOD_SET)) throw new EstimateError(`estimate: method must be full, lora or qlora, got "${o.method}"`);
+}
+
+const METHOD_SET = { full: 1, lora: 1, qlora: 1 } as const;
+
+/** Bytes of the base model's weights as held under `method`. */
+function baseWeightBytes(inv: ModelInventory, method: Method, baseDtype: "float32" | "bfloat16"): number {
+  const frozen = method === "full" ? F32 : baseDtype === "bfloat16" ? 2 : F32;
+  const L = inv.numLayers;
+  const linear = (l: LinearShape) => (method === "qlora" ? nf4Bytes(l.inF * l.outF) : frozen * l.inF * l.outF);
+  const biases = inv.layerLinears.reduce((s, l) => s + (l.bias ? l.outF : 0), 0);
+  const perLayer = inv.layerLinears.reduce((s, l) => s + linear(l), 0) + F32 * (biases + inv.layerNormParams);
+  return L * perLayer + frozen * (inv.embeddingParams + inv.headParams) + F32 * inv.finalNormParams;
+}
+
+export function estimateMemory(o: EstimateOptions): MemoryEstimate {
+  const r = o.r ?? 16;
+  checkShape(o, r);
+  const c = o.config;
+  const inv = modelInventory(c);
+  const base = baseParameterCount(inv);
+  const adapted = o.method === "full" ? [] : selectTargets(inv, o.targetModules ?? "all-linear");
+  const adapterParams = inv.numLayers * adapted.reduce((s, l) => s + r * (l.inF + l.outF), 0);
+  const trainable = o.method === "full" ? base : adapterParams;
+  const fusedHeadGrad = o.method === "full" ? F32 * c.vocabSize * c.hiddenSize : 0;
+
+  const step = { N: o.batch * o.seq, adapterRanks: adapted.map(() => r) };
+  const transient = F32 * transientActivations(c, step);
+  const e = {
+    method: o.method,
+    weights: baseWeightBytes(inv, o.method, o.baseDtype ?? "float32") + F32 * adapterParams,
+    gradients: F32 * trainable + fusedHeadGrad,
+    optimizer: 2 * F32 * trainable,
+    activations: F32 * forwardActivations(c, step, o.gradientCheckpointing ?? false) + transient,
+    transient,
+    runtime: RUNTIME_BYTES,
+    paramsTotal: base + adapterParams,
+    paramsTrainable: trainable,
+  };
+  return { ...e, total: e.weights + e.gradients + e.optimizer + e.activations + e.runtime };
+}
+
+export function formatBytes(b: number): string {
+  if (b >= 1000 * 2 ** 20) return `${(b / 2 ** 30).toFixed(2)} GiB`;
+  return `${(b / 2 ** 20).toFixed(1)} MiB`;
+}
+
+function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+const COLUMNS: [string, (e: MemoryEstimate) => string][] = [
+  ["method", (e) => e.method],
+  ["trainable", (e) => `${formatCount(e.paramsTrainable)} / ${formatCount(e.paramsTotal)}`],
+  ["weights", (e) => formatBytes(e.weights)],
+  ["gradients", (e) => formatBytes(e.gradients)],
+  ["optimizer state", (e) => formatBytes(e.optimizer)],
+  ["activations", (e) => formatBytes(e.activations)],
+  ["runtime", (e) => formatBytes(e.runtime)],
+  ["total", (e) => formatBytes(e.total)],
+];
+
+/** An aligned text table, one row per estimate: the method left-aligned, figures right-aligned. */
+export function formatEstimate(rows: readonly MemoryEstimate[]): string {
+  const cells = [COLUMNS.map(([h]) => h), ...rows.map((e) => COLUMNS.map(([, f]) => f(e)))];
+  const widths = COLUMNS.map((_, j) => Math.max(...cells.map((row) => row[j]!.length)));
+  const line = (row: string[]) => row.map((s, j) => (j === 0 ? s.padEnd(widths[j]!) : s.padStart(widths[j]!))).join("  ");
+  const rule = widths.map((w) => "-".repeat(w)).join("  ");
+  return [line(cells[0]!), rule, ...cells.slice(1).map(line)].join("\n");
+}

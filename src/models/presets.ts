@@ -1,0 +1,84 @@
+// Model shapes used by `peft-ts bench train` and `peft-ts estimate`, as config.json objects (transformers 4
+// style), so they go through parseConfig like any downloaded checkpoint. The shapes match the PyTorch peer's
+// presets (bench/torch_lora_bench.py), so the two benchmarks compare like with like; unlike the peer,
+// qwen2.5-0.5b keeps Qwen2's q/k/v biases, as the real checkpoint has them.
+
+import { parseConfig, ConfigError, type ModelConfig } from "./config.ts";
+
+type ConfigJson = Record<string, unknown>;
+
+function llamaShape(shape: ConfigJson): ConfigJson {
+  return {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    hidden_act: "silu",
+    max_position_embeddings: 8192,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000.0,
+    torch_dtype: "float32",
+    ...shape,
+  };
+}
+
+export const PRESETS: Record<string, ConfigJson> = {
+  /** A toy Llama for fast iteration (7.1M parameters). */
+  tiny: llamaShape({
+    vocab_size: 8192,
+    hidden_size: 256,
+    intermediate_size: 688,
+    num_hidden_layers: 4,
+    num_attention_heads: 8,
+    num_key_value_heads: 4,
+    tie_word_embeddings: false,
+  }),
+  /** HuggingFaceTB/SmolLM2-135M (134.5M parameters, tied embeddings). */
+  "smollm2-135m": llamaShape({
+    vocab_size: 49152,
+    hidden_size: 576,
+    intermediate_size: 1536,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    tie_word_embeddings: true,
+    rope_theta: 100000.0,
+    bos_token_id: 0,
+    eos_token_id: 0,
+  }),
+  /** Qwen/Qwen2.5-0.5B (494M parameters, tied embeddings, q/k/v biases). */
+  "qwen2.5-0.5b": {
+    architectures: ["Qwen2ForCausalLM"],
+    model_type: "qwen2",
+    hidden_act: "silu",
+    vocab_size: 151936,
+    hidden_size: 896,
+    intermediate_size: 4864,
+    num_hidden_layers: 24,
+    num_attention_heads: 14,
+    num_key_value_heads: 2,
+    tie_word_embeddings: true,
+    max_position_embeddings: 32768,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1000000.0,
+    use_sliding_window: false,
+    sliding_window: 32768,
+    bos_token_id: 151643,
+    eos_token_id: 151643,
+    torch_dtype: "float32",
+  },
+};
+
+export interface PresetOptions {
+  /** Overrides the number of decoder layers (quick benchmarks of a deep shape). */
+  layers?: number;
+}
+
+/** A preset's parsed config; throws ConfigError naming the known presets. */
+export function presetConfig(name: string, opts: PresetOptions = {}): ModelConfig {
+  const raw = PRESETS[name];
+  if (!raw) throw new ConfigError(`unknown preset "${name}"; known: ${Object.keys(PRESETS).join(", ")}`);
+  if (opts.layers !== undefined && !(Number.isInteger(opts.layers) && opts.layers > 0)) {
+    throw new ConfigError(`preset ${name}: layers must be a positive integer, got ${opts.layers}`);
+  }
+  const json = opts.layers === undefined ? raw : { ...raw, num_hidden_layers: opts.layers };
+  return parseConfig(structuredClone(json), `preset ${name}`);
+}

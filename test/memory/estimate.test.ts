@@ -1,0 +1,197 @@
+// The memory estimator: its arithmetic on a hand-computed config, its parameter and weight counts against
+// models built from the fixtures' configs, its activation count against the live tensors of a real
+// forward pass, and its ordering claims.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { parseConfig, loadConfig, buildModel, RandomWeights, type ModelConfig } from "../../src/models/index.ts";
+import { presetConfig, PRESETS } from "../../src/models/presets.ts";
+import { estimateMemory, formatEstimate, nf4Bytes, availableMemoryBytes, modelInventory, baseParameterCount, RUNTIME_BYTES, METHODS } from "../../src/memory/index.ts";
+import { forwardActivations, layerActivations } from "../../src/memory/activations.ts";
+import { Tensor } from "../../src/tensor/tensor.ts";
+import type { Storage } from "../../src/tensor/storage.ts";
+import { QuantizedTensor, isNested } from "../../src/quant/types.ts";
+import { quantize4bitRef } from "../../src/quant/quantize4bit.ts";
+import { setBackend } from "../../src/backend/index.ts";
+import { Rng } from "../../src/util/random.ts";
+import { getPeftModel } from "../../src/peft/index.ts";
+
+const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
+
+/** vocab 10, hidden 4, intermediate 6, 1 layer, 2 heads of 2, 1 kv head, untied head. */
+const small = parseConfig({
+  architectures: ["LlamaForCausalLM"],
+  vocab_size: 10,
+  hidden_size: 4,
+  intermediate_size: 6,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  tie_word_embeddings: false,
+});
+
+describe("arithmetic on a hand-computed config (B=1, T=3)", () => {
+  // Parameters: q 16, k 8, v 8, o 16, gate/up/down 24 each = 120 in linears; norms 4+4; embedding 40;
+  // head 40; final norm 4: 212.
+  // Forward floats, N=3: norm 12+3, q/k/v 12+6+6, rope 12+6, attention 12+6 (lse), o 12, add 12,
+  // norm 12+3, gate/up 18+18, swiglu 18, down 12, add 12 = 192 per layer; embedding 12, final norm 15,
+  // saved dH 12 = 231. Transient: logits chunk 3·10 + 3 + 3, top-layer MLP backward 12 + 2·18 = 84.
+  it("full", () => {
+    const e = estimateMemory({ config: small, method: "full", batch: 1, seq: 3 });
+    assert.equal(e.paramsTotal, 212);
+    assert.equal(e.paramsTrainable, 212);
+    assert.equal(e.weights, 212 * 4);
+    assert.equal(e.gradients, 212 * 4 + 10 * 4 * 4, "plus the fused loss's dW [V, C]");
+    assert.equal(e.optimizer, 212 * 8);
+    assert.equal(e.transient, 84 * 4);
+    assert.equal(e.activations, (231 + 84) * 4);
+    assert.equal(e.runtime, RUNTIME_BYTES);
+    assert.equal(e.total, 848 + 1008 + 1696 + 1260 + RUNTIME_BYTES);
+  });
+
+  // LoRA r=2 on all seven: q 2·(4+4), k and v 2·(4+2), o 16, gate/up/down 2·(4+6) = 116 per layer;
+  // each adapter saves x·Aᵀ, [3, 2]: 42 floats more.
+  it("lora, float32 and bfloat16 base", () => {
+    const e = estimateMemory({ config: small, method: "lora", batch: 1, seq: 3, r: 2 });
+    assert.equal(e.paramsTrainable, 116);
+    assert.equal(e.paramsTotal, 212 + 116);
+    assert.equal(e.weights, 848 + 116 * 4);
+    assert.equal(e.gradients, 116 * 4);
+    assert.equal(e.optimizer, 116 * 8);
+    assert.equal(e.activations, (231 + 42 + 84) * 4);
+    // bf16: linears and embedding/head at 2 B, norms stay float32: 200·2 + 12·4 + adapters.
+    assert.equal(estimateMemory({ config: small, method: "lora", batch: 1, seq: 3, r: 2, baseDtype: "bfloat16" }).weights, 400 + 48 + 464);
+  });
+
+  it("qlora: NF4 linears (codes, uint8 absmax, one float32 per 256 blocks), the rest as held", () => {
+    assert.equal(nf4Bytes(16), 8 + 1 + 4);
+    assert.equal(nf4Bytes(24), 12 + 1 + 4);
+    const e = estimateMemory({ config: small, method: "qlora", batch: 1, seq: 3, r: 2 });
+    assert.equal(e.weights, 2 * 13 + 2 * 9 + 3 * 17 + 80 * 4 + 12 * 4 + 116 * 4);
+    assert.ok(Math.abs((nf4Bytes(4096 * 4096) * 8) / (4096 * 4096) - 4.127) < 1e-3, "≈ 4.127 bits per parameter");
+  });
+
+  it("target modules select adapters by name or dotted suffix", () => {
+    const e = estimateMemory({ config: small, method: "lora", batch: 1, seq: 3, r: 2, targetModules: ["q_proj", "self_attn.v_proj"] });
+    assert.equal(e.paramsTrainable, 16 + 12);
+    assert.throws(() => estimateMemory({ config: small, method: "lora", batch: 1, seq: 3, targetModules: ["c_attn"] }), /"c_attn" matches no layer/);
+    assert.throws(() => estimateMemory({ config: small, method: "full", batch: 0, seq: 3 }), /batch must be a positive integer/);
+  });
+});
+
+const fixtureConfigs: [string, ModelConfig][] = ["llama", "qwen2", "qwen3", "gpt2"].map((n) => [n, loadConfig(join(FIXTURES, n))]);
+
+function heldBytes(p: Tensor | QuantizedTensor): number {
+  if (p instanceof Tensor) return p.byteLength;
+  const q = p.q;
+  if (q.type === "int8") throw new Error("not used here");
+  const a = q.absmax;
+  return q.codes.byteLength + (isNested(a) ? a.codes.byteLength + a.nestedAbsmax.byteLength : a.byteLength);
+}
+
+describe("counts against models built from the fixtures' configs", () => {
+  for (const [name, config] of fixtureConfigs) {
+    it(`${name}: parameters and QLoRA weight bytes`, () => {
+      const full = buildModel(config, new RandomWeights(0, { weightDtype: "float32", trainable: true }));
+      const numel = full.namedParameters().reduce((s, [, p]) => s + p.size, 0);
+      assert.equal(baseParameterCount(modelInventory(config)), numel);
+
+      const quantize = (_: string, w: Tensor) => new QuantizedTensor(quantize4bitRef(w.data as Float32Array, w.shape[0]!, w.shape[1]!, { type: "nf4", doubleQuant: true }));
+      const q = buildModel(config, new RandomWeights(0, { weightDtype: "float32", trainable: false, quantize }));
+      const bytes = q.namedParameters().reduce((s, [, p]) => s + heldBytes(p), 0);
+      const e = estimateMemory({ config, method: "qlora", batch: 1, seq: 1 });
+      assert.equal(e.weights - 4 * e.paramsTrainable, bytes);
+    });
+  }
+});
+
+/** Every op-created buffer the autograd graph of `root` reaches: what a step holds at the end of forward. */
+function graphFloats(root: Tensor): number {
+  const seen = new Set<Storage>();
+  const visit = (t: Tensor) => {
+    if (t.storage.releasable) seen.add(t.storage);
+    const node = t.node;
+    if (!node) return;
+    for (const s of node.saved) if (s.storage.releasable) seen.add(s.storage);
+    node.inputs.forEach(visit);
+  };
+  visit(root);
+  return [...seen].reduce((s, st) => s + st.length, 0);
+}
+
+describe("activations against a real forward pass", () => {
+  setBackend("js");
+  const B = 2;
+  const T = 5;
+  for (const [name, config] of fixtureConfigs) {
+    for (const checkpointing of [false, true]) {
+      it(`${name}${checkpointing ? ", gradient checkpointing" : ""}: live buffers at the end of forward`, () => {
+        const model = buildModel(config, new RandomWeights(1, { weightDtype: "float32", trainable: true }));
+        model.gradientCheckpointing = checkpointing;
+        const rng = new Rng(3);
+        const ids = Int32Array.from({ length: B * T }, () => rng.int(config.vocabSize));
+        const loss = model.forward({ ids, B, T, labels: ids }).loss!;
+        const step = { N: B * T, adapterRanks: [] };
+        // The estimate adds, under checkpointing, the one layer that backward recomputes.
+        const recompute = checkpointing ? layerActivations(config, step) : 0;
+        // Also live: the loss scalar and, in full fine-tuning, the fused loss's dW [V, C] (counted as a gradient).
+        const expected = forwardActivations(config, step, checkpointing) - recompute + 1 + config.vocabSize * config.hiddenSize;
+        assert.equal(graphFloats(loss), expected);
+      });
+    }
+  }
+});
+
+describe("LoRA activations against a real forward pass", () => {
+  for (const [name, config] of fixtureConfigs.filter(([n]) => n !== "gpt2")) {
+    it(`${name}: adapters on all linears save x·Aᵀ each`, () => {
+      const model = buildModel(config, new RandomWeights(1, { weightDtype: "float32", trainable: false }));
+      const peft = getPeftModel(model, { r: 4, lora_alpha: 8, target_modules: "all-linear" }, { onNote: () => {} });
+      const ids = Int32Array.from({ length: 10 }, (_, i) => (7 * i) % config.vocabSize);
+      const loss = peft.forward({ ids, B: 2, T: 5, labels: ids }).loss!;
+      const step = { N: 10, adapterRanks: Array(7).fill(4) };
+      // Nothing before layer 0 needs a gradient, so its input norm is not recorded: its rstd [N] is not
+      // kept (the estimate counts it anyway). The frozen head has no dW.
+      assert.equal(graphFloats(loss), forwardActivations(config, step, false) + 1 - 10);
+    });
+  }
+});
+
+describe("the claims the estimate makes", () => {
+  it("full > lora > qlora for Qwen2.5-0.5B and SmolLM2-135M", () => {
+    for (const preset of ["qwen2.5-0.5b", "smollm2-135m"]) {
+      const [full, lora, qlora] = METHODS.map((method) => estimateMemory({ config: presetConfig(preset), method, batch: 1, seq: 256 }));
+      assert.ok(full!.total > lora!.total && lora!.total > qlora!.total, preset);
+      assert.ok(full!.optimizer > 20 * lora!.optimizer, "AdamW state for every parameter, not only the adapters");
+    }
+  });
+
+  it("gradient checkpointing reduces activations", () => {
+    for (const method of METHODS) {
+      const base = { config: presetConfig("qwen2.5-0.5b"), method, batch: 4, seq: 512 };
+      const off = estimateMemory(base);
+      const on = estimateMemory({ ...base, gradientCheckpointing: true });
+      assert.ok(on.activations < off.activations / 3, method);
+      assert.equal(on.weights, off.weights);
+    }
+  });
+
+  it("presets parse, with the shapes they name", () => {
+    assert.deepEqual(Object.keys(PRESETS), ["tiny", "smollm2-135m", "qwen2.5-0.5b"]);
+    assert.equal(baseParameterCount(modelInventory(presetConfig("smollm2-135m"))), 134_515_008);
+    assert.equal(baseParameterCount(modelInventory(presetConfig("qwen2.5-0.5b"))), 494_032_768);
+    assert.equal(presetConfig("tiny", { layers: 2 }).numLayers, 2);
+    assert.throws(() => presetConfig("huge"), /unknown preset "huge"/);
+  });
+
+  it("formats an aligned table and reads available memory", () => {
+    const rows = METHODS.map((method) => estimateMemory({ config: presetConfig("tiny"), method, batch: 1, seq: 256 }));
+    const lines = formatEstimate(rows).split("\n");
+    assert.equal(lines.length, 5);
+    assert.ok(lines.every((l) => l.length === lines[0]!.length), "aligned");
+    for (const h of ["weights", "gradients", "optimizer state", "activations", "total"]) assert.ok(lines[0]!.includes(h), h);
+    assert.match(lines[2]!, /^full /);
+    assert.ok(availableMemoryBytes() > 0);
+  });
+});
