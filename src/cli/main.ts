@@ -7,6 +7,13 @@ type Register = (program: Command) => void;
 const commands: Array<() => Promise<{ register: Register }>> = [
   () => import("./commands/merge.ts"),
   () => import("./commands/estimate.ts"),
+  () => import("./commands/train.ts"),
+  () => import("./commands/eval.ts"),
+  () => import("./commands/generate.ts"),
+  () => import("./commands/forward.ts"),
+  () => import("./commands/inspect.ts"),
+  // last: adds `train` to the `bench` group, creating the group if no command above did
+  () => import("./commands/bench-train.ts"),
 ];
 
 export async function main(argv: string[]): Promise<void> {

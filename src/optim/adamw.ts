@@ -5,7 +5,7 @@
 
 import { Tensor } from "../tensor/tensor.ts";
 import { backend } from "../backend/index.ts";
-import { checkParams, restoreInto, zeroGrads, OptimizerStateError, type Optimizer, type OptimizerState } from "./optimizer.ts";
+import { checkParams, restoreInto, zeroGrads, OptimizerStateError, type Optimizer, type OptimizerState, type StateSource } from "./optimizer.ts";
 
 export interface AdamWOptions {
   lr: number;
@@ -74,7 +74,7 @@ export class AdamW implements Optimizer {
     };
   }
 
-  loadState(tensors: ReadonlyMap<string, Tensor>, json: Record<string, unknown>): void {
+  loadState(tensors: StateSource, json: Record<string, unknown>): void {
     if (json.type !== "adamw") throw new OptimizerStateError(`optimizer state is for "${String(json.type)}", not adamw`);
     const steps = (json.steps ?? {}) as Record<string, unknown>;
     this.params.forEach(([name], i) => {

@@ -13,6 +13,9 @@ export interface OptimizerState {
   json: Record<string, unknown>;
 }
 
+/** Saved state tensors by name: a Map, or a reader's lookup (so a large state is never held twice). */
+export type StateSource = ReadonlyMap<string, Tensor> | ((name: string) => Tensor | undefined);
+
 export interface Optimizer {
   /** The learning rate the next step uses (schedules set it). */
   lr: number;
@@ -21,13 +24,13 @@ export interface Optimizer {
   /** Zeroes the gradient buffers (kept allocated, so memory stays flat step after step). */
   zeroGrad(): void;
   state(): OptimizerState;
-  /** Restores a state saved by `state()`; names and shapes must match these parameters. */
-  loadState(tensors: ReadonlyMap<string, Tensor>, json: Record<string, unknown>): void;
+  /** Restores a state saved by `state()` (tensors read one at a time by name); names and shapes must match. */
+  loadState(tensors: StateSource, json: Record<string, unknown>): void;
 }
 
 /** Copies a saved float32 state tensor into `dst`, checking it fits. */
-export function restoreInto(dst: Float32Array, tensors: ReadonlyMap<string, Tensor>, name: string): void {
-  const t = tensors.get(name);
+export function restoreInto(dst: Float32Array, tensors: StateSource, name: string): void {
+  const t = typeof tensors === "function" ? tensors(name) : tensors.get(name);
   if (!t) throw new OptimizerStateError(`optimizer state: tensor "${name}" is missing`);
   if (t.dtype !== "float32" || t.size !== dst.length) {
     throw new OptimizerStateError(`optimizer state: tensor "${name}" is ${t.dtype} with ${t.size} elements, expected float32 with ${dst.length}`);

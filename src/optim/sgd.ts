@@ -3,7 +3,7 @@
 // Float32 arithmetic element by element, as torch does on float32 tensors.
 
 import { Tensor } from "../tensor/tensor.ts";
-import { checkParams, restoreInto, zeroGrads, OptimizerStateError, type Optimizer, type OptimizerState } from "./optimizer.ts";
+import { checkParams, restoreInto, zeroGrads, OptimizerStateError, type Optimizer, type OptimizerState, type StateSource } from "./optimizer.ts";
 
 export interface SGDOptions {
   lr: number;
@@ -78,7 +78,7 @@ export class SGD implements Optimizer {
     };
   }
 
-  loadState(tensors: ReadonlyMap<string, Tensor>, json: Record<string, unknown>): void {
+  loadState(tensors: StateSource, json: Record<string, unknown>): void {
     if (json.type !== "sgd") throw new OptimizerStateError(`optimizer state is for "${String(json.type)}", not sgd`);
     const started = (json.started ?? {}) as Record<string, unknown>;
     this.params.forEach(([name], i) => {

@@ -1,0 +1,195 @@
+// peft-ts bench train: training throughput on random weights and random tokens, with the shapes of the
+// PyTorch CPU peer (bench/torch_lora_bench.py): one step = forward + next-token loss + backward + AdamW
+// step + zero grads; tokens/s = B·T / median step time after warm-up; peak RSS from the process's maxRSS.
+// LoRA: r = 16, α = 32 on the seven projections, AdamW(lr 1e-4, weight decay 0), as the peer.
+
+import { Command, Option } from "commander";
+import { performance } from "node:perf_hooks";
+import { parseConfig, buildModel, RandomWeights, type ModelConfig } from "../models/index.ts";
+import { backward } from "../autograd/engine.ts";
+import { scope } from "../tensor/storage.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { AdamW } from "../optim/index.ts";
+import { backend } from "../backend/index.ts";
+import { nativeAddon } from "../backend/native/index.ts";
+import { quantizeTensor } from "../quant/index.ts";
+import { Rng } from "../util/random.ts";
+import { adapterModel, fullModel, type TrainableModel } from "../train/model.ts";
+import { installProfiler, recordPhase } from "../train/profile.ts";
+
+export type BenchPreset = "tiny" | "smollm2-135m" | "qwen2.5-0.5b";
+export type BenchMethod = "full" | "lora" | "qlora";
+
+const PRESETS: Record<BenchPreset, Record<string, unknown>> = {
+  tiny: { architectures: ["LlamaForCausalLM"], model_type: "llama", vocab_size: 8192, hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 4, tie_word_embeddings: false, rope_theta: 10000, rms_norm_eps: 1e-5 },
+  "smollm2-135m": { architectures: ["LlamaForCausalLM"], model_type: "llama", vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, tie_word_embeddings: true, rope_theta: 100000, rms_norm_eps: 1e-5 },
+  "qwen2.5-0.5b": { architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", vocab_size: 151936, hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, tie_word_embeddings: true, rope_theta: 1000000, rms_norm_eps: 1e-6 },
+};
+
+export function presetConfig(preset: BenchPreset, layers?: number): ModelConfig {
+  const raw = PRESETS[preset];
+  if (!raw) throw new Error(`bench train: unknown preset "${preset}" (tiny, smollm2-135m, qwen2.5-0.5b)`);
+  return parseConfig({ ...raw, ...(layers !== undefined ? { num_hidden_layers: layers } : {}), max_position_embeddings: 32768 }, `preset ${preset}`);
+}
+
+export interface BenchTrainOptions {
+  preset: BenchPreset;
+  layers?: number;
+  method: BenchMethod;
+  batch: number;
+  seq: number;
+  steps: number;
+  warmup: number;
+  threads?: number;
+  gradientCheckpointing?: boolean;
+  seed?: number;
+  onStep?: (step: number, seconds: number, loss: number) => void;
+}
+
+export interface BenchTrainResult {
+  preset: BenchPreset;
+  method: BenchMethod;
+  layers: number;
+  batch: number;
+  seq: number;
+  threads: number | null;
+  backend: string;
+  tokens_per_second: number;
+  step_s_median: number;
+  fwd_s_median: number;
+  bwd_s_median: number;
+  opt_s_median: number;
+  peak_rss_mb: number;
+  params_total: number;
+  params_trainable: number;
+  loss_first: number;
+  loss_last: number;
+}
+
+const LORA = { r: 16, alpha: 32, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] };
+
+async function benchModel(config: ModelConfig, method: BenchMethod, seed: number): Promise<TrainableModel> {
+  if (method === "full") return fullModel(buildModel(config, new RandomWeights(seed, { weightDtype: "float32", trainable: true })));
+  const quantize = method === "qlora" ? (_: string, w: Tensor) => quantizeTensor(w, { type: "nf4", blockSize: 64, doubleQuant: true }) : null;
+  const base = buildModel(config, new RandomWeights(seed, { weightDtype: "float32", trainable: false, quantize }));
+  return adapterModel(
+    { model: "(random)", method, baseDtype: "float32", loraR: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, loraTargetModules: LORA.targets, seed },
+    base,
+    method,
+  );
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainResult> {
+  if (o.threads !== undefined) nativeAddon()?.setThreads(o.threads);
+  installProfiler();
+  const seed = o.seed ?? 0;
+  const config = presetConfig(o.preset, o.layers);
+  const tm = await benchModel(config, o.method, seed);
+  tm.base.gradientCheckpointing = o.gradientCheckpointing ?? false;
+  tm.net.train();
+  const opt = new AdamW(tm.params, { lr: 1e-4, weightDecay: 0 });
+  const rng = new Rng(seed + 1);
+  const batches = Array.from({ length: 4 }, () => Int32Array.from({ length: o.batch * o.seq }, () => rng.int(config.vocabSize)));
+  const times = { fwd: [] as number[], bwd: [] as number[], opt: [] as number[], step: [] as number[] };
+  const losses: number[] = [];
+  for (let step = 0; step < o.warmup + o.steps; step++) {
+    const ids = batches[step % batches.length]!;
+    const t0 = performance.now();
+    let t1 = t0;
+    let t2 = t0;
+    scope(() => {
+      const out = tm.net.forward({ ids, B: o.batch, T: o.seq, labels: ids, logits: "none" });
+      t1 = performance.now();
+      losses.push(out.loss!.item());
+      backward(out.loss!, Tensor.scalar(1));
+      out.loss!.release();
+      t2 = performance.now();
+    });
+    opt.step();
+    opt.zeroGrad();
+    const t3 = performance.now();
+    o.onStep?.(step, (t3 - t0) / 1000, losses[losses.length - 1]!);
+    if (step < o.warmup) continue;
+    times.fwd.push((t1 - t0) / 1000);
+    times.bwd.push((t2 - t1) / 1000);
+    times.opt.push((t3 - t2) / 1000);
+    times.step.push((t3 - t0) / 1000);
+    recordPhase("forward", t1 - t0);
+    recordPhase("backward", t2 - t1);
+    recordPhase("optimizer", t3 - t2);
+  }
+  const med = median(times.step);
+  const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+  return {
+    preset: o.preset,
+    method: o.method,
+    layers: config.numLayers,
+    batch: o.batch,
+    seq: o.seq,
+    threads: nativeAddon()?.info().threads ?? null,
+    backend: backend().name,
+    tokens_per_second: Math.round(((o.batch * o.seq) / med) * 100) / 100,
+    step_s_median: r4(med),
+    fwd_s_median: r4(median(times.fwd)),
+    bwd_s_median: r4(median(times.bwd)),
+    opt_s_median: r4(median(times.opt)),
+    peak_rss_mb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
+    params_total: tm.paramsTotal,
+    params_trainable: tm.paramsTrainable,
+    loss_first: r4(losses[0]!),
+    loss_last: r4(losses[losses.length - 1]!),
+  };
+}
+
+function posInt(flag: string, v: string | undefined, fallback?: number): number {
+  if (v === undefined && fallback !== undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`bench train: ${flag} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+/** Adds `train` to a `bench` command group. */
+export function registerBenchTrain(bench: Command): void {
+  bench
+    .command("train")
+    .description("training throughput (tokens/s, peak RSS) on random weights with the PyTorch peer's shapes")
+    .addOption(new Option("--preset <name>", "model shape").choices(["tiny", "smollm2-135m", "qwen2.5-0.5b"]).default("tiny"))
+    .option("--layers <n>", "override the number of layers")
+    .addOption(new Option("--method <method>", "what is trained").choices(["full", "lora", "qlora"]).default("lora"))
+    .option("--batch <n>", "sequences per step", "4")
+    .option("--seq <n>", "tokens per sequence", "256")
+    .option("--steps <n>", "timed steps", "10")
+    .option("--warmup <n>", "untimed steps first", "2")
+    .option("--threads <n>", "native kernel threads")
+    .option("--gradient-checkpointing", "recompute activations in backward")
+    .option("--json", "print one JSON line")
+    .action(async (f: Record<string, string | boolean | undefined>) => {
+      const warmup = Number(f.warmup);
+      if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`bench train: --warmup must be an integer >= 0, got "${f.warmup}"`);
+      const r = await runBenchTrain({
+        preset: f.preset as BenchPreset,
+        layers: f.layers === undefined ? undefined : posInt("--layers", f.layers as string),
+        method: f.method as BenchMethod,
+        batch: posInt("--batch", f.batch as string),
+        seq: posInt("--seq", f.seq as string),
+        steps: posInt("--steps", f.steps as string),
+        warmup,
+        threads: f.threads === undefined ? undefined : posInt("--threads", f.threads as string),
+        gradientCheckpointing: f.gradientCheckpointing === true,
+        onStep: f.json ? undefined : (s, sec, loss) => process.stderr.write(`step ${s}${s < warmup ? " (warmup)" : ""} ${sec.toFixed(3)}s loss ${loss.toFixed(4)}\n`),
+      });
+      process.stdout.write(
+        f.json
+          ? `${JSON.stringify(r)}\n`
+          : `${r.preset} ${r.method} (${r.layers} layers, B=${r.batch}, T=${r.seq}, ${r.backend} backend): ${r.tokens_per_second} tokens/s, ` +
+              `step ${r.step_s_median}s (fwd ${r.fwd_s_median}, bwd ${r.bwd_s_median}, opt ${r.opt_s_median}), peak RSS ${r.peak_rss_mb} MB, ` +
+              `params ${r.params_total.toLocaleString("en-US")} (${r.params_trainable.toLocaleString("en-US")} trainable)\n`,
+      );
+    });
+}

@@ -1,0 +1,42 @@
+// peft-ts eval: loss and perplexity of a model (optionally with a LoRA adapter) on a data file, the
+// token-weighted mean cross-entropy over every target token in the file.
+
+import type { Command } from "commander";
+import { Tokenizer } from "../../tokenizer/index.ts";
+import { loadForInference } from "../../train/model.ts";
+import { evaluate } from "../../train/evaluate.ts";
+import { loadDataset, type DataFormat } from "../../train/data/index.ts";
+
+function posInt(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`eval: ${flag} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command("eval")
+    .description("loss and perplexity of a model (and adapter) on a data file")
+    .requiredOption("--model <dir>", "Hugging Face model folder")
+    .option("--adapter <dir>", "PEFT adapter folder to apply")
+    .requiredOption("--data <file>", "data file (same formats as train)")
+    .option("--format <name>", "dataset format (default: auto-detected)", "auto")
+    .option("--train-on-prompt", "score prompt tokens too")
+    .option("--max-seq-len <n>", "truncate examples to this many tokens", "2048")
+    .option("--batch-size <n>", "examples per batch", "4")
+    .option("--json", 'print {"loss", "perplexity", "tokens", "examples"}')
+    .action(async (f: { model: string; adapter?: string; data: string; format: string; trainOnPrompt?: boolean; maxSeqLen: string; batchSize: string; json?: boolean }) => {
+      const maxSeqLen = posInt("--max-seq-len", f.maxSeqLen);
+      const batchSize = posInt("--batch-size", f.batchSize);
+      const tok = Tokenizer.fromDir(f.model);
+      const examples = loadDataset(f.data, tok, { maxSeqLen, format: f.format as DataFormat | "auto", trainOnPrompt: f.trainOnPrompt ?? false, addEos: true });
+      if (examples.length === 0) throw new Error(`eval: ${f.data} holds no examples`);
+      const model = await loadForInference(f.model, f.adapter);
+      const padId = tok.padTokenId ?? tok.eosTokenId ?? 0;
+      const r = evaluate(model, examples, { batchSize, padId });
+      const result = { loss: r.loss, perplexity: r.perplexity, tokens: r.targets, examples: examples.length };
+      process.stdout.write(
+        f.json ? `${JSON.stringify(result)}\n` : `loss ${r.loss.toFixed(4)}  perplexity ${r.perplexity.toFixed(3)}  (${r.targets} tokens, ${examples.length} examples)\n`,
+      );
+    });
+}

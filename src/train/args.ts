@@ -1,0 +1,267 @@
+// TrainingArgs: everything one training run needs, as a typed record with a one-line doc per field
+// (mlx-lm's TrainingArgs). `resolveArgs` fills defaults and validates every field up front, naming the
+// field in its error, so a bad value fails before any model is loaded. Config files (YAML or JSON) take
+// the same keys in camelCase, kebab-case or snake_case; command-line flags override them.
+
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { SCHEDULERS, type SchedulerName } from "../optim/index.ts";
+import { DATA_FORMATS } from "./data/index.ts";
+
+export type Method = "full" | "lora" | "qlora";
+export type OptimizerName = "adamw" | "sgd";
+
+export interface TrainingArgs {
+  /** Hugging Face model folder to fine-tune (config.json, safetensors, tokenizer files). */
+  model: string;
+  /** Training data file (JSONL / JSON: text, prompt/completion or chat messages). */
+  data: string;
+  /** Evaluation data file; null uses `valSplit` of the training data (or no evaluation). */
+  evalData: string | null;
+  /** Fraction of the training examples held out for evaluation when there is no evalData (0 = none). */
+  valSplit: number;
+  /** Dataset format (text, prompt-completion, chat, alpaca), or "auto" to detect it per line. */
+  format: string;
+  /** Compute the loss on prompt tokens too (default: completion / assistant tokens only). */
+  trainOnPrompt: boolean;
+  /** Pack several examples into each maxSeqLen row instead of padding. */
+  pack: boolean;
+  /** full: every weight; lora: adapters on a frozen base; qlora: adapters on an NF4-quantized base. */
+  method: Method;
+  /** Peak learning rate. */
+  lr: number;
+  /** Passes over the training data (ignored when maxSteps is set). */
+  epochs: number;
+  /** Optimizer steps to run; null runs `epochs` epochs. */
+  maxSteps: number | null;
+  /** Examples per micro-batch. */
+  batchSize: number;
+  /** Micro-batches accumulated per optimizer step (effective batch = batchSize × gradAccum). */
+  gradAccum: number;
+  /** Longest tokenized example kept (longer ones are truncated). */
+  maxSeqLen: number;
+  /** Optimizer steps of linear warmup from 0. */
+  warmupSteps: number;
+  /** Learning-rate schedule after warmup. */
+  scheduler: SchedulerName;
+  /** Decoupled weight decay (AdamW) or L2 (SGD). */
+  weightDecay: number;
+  /** Clip the global gradient norm to this (0 = no clipping). */
+  maxGradNorm: number;
+  /** Seed for data order, adapter initialisation, dropout and the validation split. */
+  seed: number;
+  /** Write a checkpoint every N optimizer steps (0 = only the final result). */
+  saveEvery: number;
+  /** Keep at most this many checkpoints, oldest removed first (0 = keep all). */
+  saveTotalLimit: number;
+  /** Evaluate every N optimizer steps (0 = only at the end). */
+  evalEvery: number;
+  /** Log metrics every N optimizer steps. */
+  logEvery: number;
+  /** Output folder: the final adapter or model, checkpoint-<step>/ folders, metrics.jsonl. */
+  out: string;
+  /** Continue from the latest complete checkpoint in `out`. */
+  resume: boolean;
+  /** adamw (torch.optim.AdamW) or sgd (torch.optim.SGD). */
+  optimizer: OptimizerName;
+  /** AdamW β1. */
+  adamBeta1: number;
+  /** AdamW β2. */
+  adamBeta2: number;
+  /** AdamW ε (outside the square root). */
+  adamEps: number;
+  /** SGD momentum. */
+  momentum: number;
+  /** SGD Nesterov momentum. */
+  nesterov: boolean;
+  /** Recompute layer activations in backward: true, false, or "auto" (on when the memory estimate is tight). */
+  gradientCheckpointing: boolean | "auto";
+  /** LoRA rank r. */
+  loraR: number;
+  /** LoRA α (scaling α / r). */
+  loraAlpha: number;
+  /** Dropout on the LoRA input. */
+  loraDropout: number;
+  /** Module names LoRA wraps (PEFT target_modules), or "all-linear". */
+  loraTargetModules: string[] | "all-linear";
+  /** How the frozen LoRA base is held: float32, or bfloat16 (half the memory). */
+  baseDtype: "float32" | "bfloat16";
+  /** Skip a step whose loss or gradients are not finite instead of stopping. */
+  skipNonFinite: boolean;
+  /** Start even when the memory estimate exceeds the available memory. */
+  ignoreMemoryCheck: boolean;
+  /** Native kernel threads (null: the library's default). */
+  threads: number | null;
+}
+
+export const DEFAULT_ARGS: Omit<TrainingArgs, "model" | "data"> = {
+  evalData: null,
+  valSplit: 0,
+  format: "auto",
+  trainOnPrompt: false,
+  pack: false,
+  method: "lora",
+  lr: 2e-4,
+  epochs: 1,
+  maxSteps: null,
+  batchSize: 4,
+  gradAccum: 1,
+  maxSeqLen: 512,
+  warmupSteps: 0,
+  scheduler: "linear",
+  weightDecay: 0,
+  maxGradNorm: 1,
+  seed: 42,
+  saveEvery: 0,
+  saveTotalLimit: 0,
+  evalEvery: 0,
+  logEvery: 1,
+  out: "out",
+  resume: false,
+  optimizer: "adamw",
+  adamBeta1: 0.9,
+  adamBeta2: 0.999,
+  adamEps: 1e-8,
+  momentum: 0,
+  nesterov: false,
+  gradientCheckpointing: "auto",
+  loraR: 8,
+  loraAlpha: 16,
+  loraDropout: 0,
+  loraTargetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+  baseDtype: "float32",
+  skipNonFinite: false,
+  ignoreMemoryCheck: false,
+  threads: null,
+};
+
+export const ARG_KEYS = ["model", "data", ...Object.keys(DEFAULT_ARGS)] as (keyof TrainingArgs)[];
+
+export class TrainingArgsError extends Error {}
+
+/** "max-steps", "max_steps", "maxSteps" → "maxSteps" */
+export function camelKey(key: string): string {
+  return key.replace(/[-_]+([a-zA-Z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Aliases the CLI and config files accept for TrainingArgs keys. */
+const ALIASES: Record<string, keyof TrainingArgs> = {
+  r: "loraR",
+  alpha: "loraAlpha",
+  dropout: "loraDropout",
+  targetModules: "loraTargetModules",
+  lora: "loraR",
+};
+
+/** Reads a YAML or JSON config file into TrainingArgs keys (not yet validated). */
+export function readConfigFile(path: string): Partial<Record<keyof TrainingArgs, unknown>> {
+  let raw: unknown;
+  try {
+    const text = readFileSync(path, "utf8");
+    raw = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new TrainingArgsError(`config file ${path}: ${(e as Error).message}`);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new TrainingArgsError(`config file ${path}: expected a mapping of keys to values`);
+  return normaliseKeys(raw as Record<string, unknown>, `config file ${path}`);
+}
+
+/** Maps camelCase / kebab-case / snake_case keys and aliases onto TrainingArgs keys; unknown keys are errors. */
+export function normaliseKeys(raw: Record<string, unknown>, where: string): Partial<Record<keyof TrainingArgs, unknown>> {
+  const out: Partial<Record<keyof TrainingArgs, unknown>> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const camel = camelKey(k);
+    const key = (ALIASES[camel] ?? camel) as keyof TrainingArgs;
+    if (!ARG_KEYS.includes(key)) throw new TrainingArgsError(`${where}: unknown key "${k}"`);
+    out[key] = v;
+  }
+  return out;
+}
+
+type Check = (v: unknown) => string | null;
+
+const posNum: Check = (v) => (typeof v === "number" && v > 0 && Number.isFinite(v) ? null : "must be a positive number");
+const nonNegNum: Check = (v) => (typeof v === "number" && v >= 0 && Number.isFinite(v) ? null : "must be a number >= 0");
+const posInt: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? null : "must be a positive integer");
+const nonNegInt: Check = (v) => (Number.isInteger(v) && (v as number) >= 0 ? null : "must be an integer >= 0");
+const int: Check = (v) => (Number.isInteger(v) ? null : "must be an integer");
+const bool: Check = (v) => (typeof v === "boolean" ? null : "must be true or false");
+const str: Check = (v) => (typeof v === "string" && v.length > 0 ? null : "must be a non-empty string");
+const oneOf = (...values: readonly unknown[]): Check => (v) => (values.includes(v) ? null : `must be one of ${values.join(", ")}`);
+const unit: Check = (v) => (typeof v === "number" && v >= 0 && v < 1 ? null : "must be in [0, 1)");
+const nullable = (c: Check): Check => (v) => (v === null ? null : c(v));
+
+const CHECKS: Record<keyof TrainingArgs, Check> = {
+  model: str,
+  data: str,
+  evalData: nullable(str),
+  valSplit: unit,
+  format: oneOf("auto", ...DATA_FORMATS),
+  trainOnPrompt: bool,
+  pack: bool,
+  method: oneOf("full", "lora", "qlora"),
+  lr: posNum,
+  epochs: posInt,
+  maxSteps: nullable(posInt),
+  batchSize: posInt,
+  gradAccum: posInt,
+  maxSeqLen: posInt,
+  warmupSteps: nonNegInt,
+  scheduler: oneOf(...SCHEDULERS),
+  weightDecay: nonNegNum,
+  maxGradNorm: nonNegNum,
+  seed: int,
+  saveEvery: nonNegInt,
+  saveTotalLimit: nonNegInt,
+  evalEvery: nonNegInt,
+  logEvery: posInt,
+  out: str,
+  resume: bool,
+  optimizer: oneOf("adamw", "sgd"),
+  adamBeta1: unit,
+  adamBeta2: unit,
+  adamEps: nonNegNum,
+  momentum: nonNegNum,
+  nesterov: bool,
+  gradientCheckpointing: oneOf(true, false, "auto"),
+  loraR: posInt,
+  loraAlpha: posNum,
+  loraDropout: unit,
+  loraTargetModules: (v) =>
+    v === "all-linear" || (Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === "string" && s.length > 0))
+      ? null
+      : 'must be a list of module names or "all-linear"',
+  baseDtype: oneOf("float32", "bfloat16"),
+  skipNonFinite: bool,
+  ignoreMemoryCheck: bool,
+  threads: nullable(posInt),
+};
+
+/** Coerces strings from YAML / the CLI where a field wants a number, boolean or list. */
+function coerce(key: keyof TrainingArgs, v: unknown): unknown {
+  const def = (DEFAULT_ARGS as Record<string, unknown>)[key];
+  if (typeof v !== "string") return v;
+  if (key === "gradientCheckpointing") return v === "auto" ? v : v === "true" ? true : v === "false" ? false : v;
+  if (key === "loraTargetModules") return v === "all-linear" ? v : v.split(",").map((s) => s.trim()).filter(Boolean);
+  if (typeof def === "number" || key === "maxSteps" || key === "threads") return v.trim() === "" ? v : Number(v);
+  if (typeof def === "boolean") return v === "true" ? true : v === "false" ? false : v;
+  return v;
+}
+
+/** Fills defaults and validates every field; throws TrainingArgsError naming the first bad one. */
+export function resolveArgs(given: Partial<Record<keyof TrainingArgs, unknown>>): TrainingArgs {
+  const merged: Record<string, unknown> = { ...DEFAULT_ARGS };
+  for (const [k, v] of Object.entries(given)) {
+    if (v === undefined) continue;
+    if (!ARG_KEYS.includes(k as keyof TrainingArgs)) throw new TrainingArgsError(`training args: unknown field "${k}"`);
+    merged[k] = coerce(k as keyof TrainingArgs, v);
+  }
+  for (const key of ARG_KEYS) {
+    const problem = CHECKS[key](merged[key]);
+    if (problem) throw new TrainingArgsError(`training args: ${key} ${problem}, got ${JSON.stringify(merged[key]) ?? "nothing"}`);
+  }
+  const a = merged as unknown as TrainingArgs;
+  if (a.nesterov && (a.momentum <= 0 || a.optimizer !== "sgd")) throw new TrainingArgsError("training args: nesterov needs optimizer sgd with momentum > 0");
+  if (a.evalData !== null && a.valSplit > 0) throw new TrainingArgsError("training args: give either evalData or valSplit, not both");
+  return a;
+}

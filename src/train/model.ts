@@ -1,0 +1,143 @@
+// The model a training run updates, per method: full fine-tuning (every float weight trainable), LoRA
+// (PEFT adapters on a frozen float32 or bf16 base) and QLoRA (adapters on an NF4 base quantized as it
+// loads, double-quantized absmax, as bitsandbytes' QLoRA recipe). Also how each saves its weights the way
+// transformers / PEFT lay them out, and the tokenizer files that go beside them.
+
+import { copyFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { loadModel, type CausalLM, type ModelInput, type ModelOutput } from "../models/index.ts";
+import type { Module } from "../nn/index.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { quantizeTensor } from "../quant/index.ts";
+import { writeCheckpoint } from "../io/checkpoint.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { getPeftModel, applyAdapterFromDir } from "../peft/index.ts";
+import type { Method } from "./args.ts";
+import type { LoraConfig } from "../peft/index.ts";
+
+export interface TrainableModel {
+  method: Method;
+  base: CausalLM;
+  /** What the training step calls: the model itself, or its PEFT wrapper. */
+  net: Module & { forward(input: ModelInput): ModelOutput };
+  params: [string, Tensor][];
+  paramsTotal: number;
+  paramsTrainable: number;
+  /** The trainable-parameter report printed before training. */
+  report: string;
+  /** Writes the weights as the ecosystem expects them: PEFT adapter files, or a full model folder. */
+  saveWeights(dir: string): void;
+}
+
+export interface ModelArgs {
+  model: string;
+  method: Method;
+  baseDtype: "float32" | "bfloat16";
+  loraR: number;
+  loraAlpha: number;
+  loraDropout: number;
+  loraTargetModules: string[] | "all-linear";
+  seed: number;
+}
+
+/** The files of a Hugging Face tokenizer folder that travel with saved weights. */
+export const TOKENIZER_FILES = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "added_tokens.json",
+  "chat_template.jinja",
+  "chat_template.json",
+  "vocab.json",
+  "merges.txt",
+  "tokenizer.model",
+  "generation_config.json",
+];
+
+export function copyTokenizerFiles(from: string, to: string): void {
+  for (const f of TOKENIZER_FILES) if (existsSync(join(from, f))) copyFileSync(join(from, f), join(to, f));
+}
+
+export function countParameters(m: Module): { total: number; trainable: number } {
+  let total = 0;
+  let trainable = 0;
+  for (const [, p] of m.namedParameters()) {
+    total += p.size;
+    if (p instanceof Tensor && p.requiresGrad) trainable += p.size;
+  }
+  return { total, trainable };
+}
+
+/** The LoRA settings as PEFT's adapter_config.json keys. */
+export function loraConfigOf(a: ModelArgs): Partial<LoraConfig> {
+  return {
+    r: a.loraR,
+    lora_alpha: a.loraAlpha,
+    lora_dropout: a.loraDropout,
+    target_modules: a.loraTargetModules,
+    task_type: "CAUSAL_LM",
+    base_model_name_or_path: a.model,
+  };
+}
+
+export async function prepareModel(a: ModelArgs): Promise<TrainableModel> {
+  if (a.method === "full") return fullModel(loadModel(a.model, { trainable: true }));
+  const base =
+    a.method === "lora"
+      ? loadModel(a.model, { dtype: a.baseDtype })
+      : loadModel(a.model, {
+          dtype: a.baseDtype,
+          // COMPROMISE: quantize through the storage policy until loadModel's `quantization` option lands.
+          policy: { quantize: (_name, w) => quantizeTensor(w, { type: "nf4", blockSize: 64, doubleQuant: true }) },
+        });
+  return adapterModel(a, base, a.method);
+}
+
+export function fullModel(model: CausalLM): TrainableModel {
+  const params = model.trainableParameters();
+  const { total, trainable } = countParameters(model);
+  return {
+    method: "full",
+    base: model,
+    net: model,
+    params,
+    paramsTotal: total,
+    paramsTrainable: trainable,
+    report: `trainable params: ${trainable.toLocaleString("en-US")} || all params: ${total.toLocaleString("en-US")} || trainable%: ${((100 * trainable) / total).toFixed(4)}`,
+    saveWeights: (dir) => saveFullModel(model, dir),
+  };
+}
+
+export async function adapterModel(a: ModelArgs, base: CausalLM, method: Method): Promise<TrainableModel> {
+  const peft = getPeftModel(base, loraConfigOf(a), { adapterName: "default", seed: a.seed });
+  const params = peft.trainableParameters();
+  const { total, trainable } = countParameters(peft);
+  return {
+    method,
+    base,
+    net: peft,
+    params,
+    paramsTotal: total,
+    paramsTrainable: trainable,
+    report: peft.parameterReport().text,
+    saveWeights: (dir) => peft.saveAdapter(dir),
+  };
+}
+
+/** model.safetensors (sharded past 5 GB as transformers) + config.json, float32 as trained. */
+export function saveFullModel(model: CausalLM, dir: string): void {
+  const tensors = model.namedParameters().filter((e): e is [string, Tensor] => e[1] instanceof Tensor);
+  writeCheckpoint(dir, tensors);
+  const raw = { ...model.config.raw };
+  if ("torch_dtype" in raw) raw.torch_dtype = "float32";
+  else raw.dtype = "float32";
+  writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(raw, null, 2)}\n`);
+}
+
+/** A model folder for inference, with a PEFT adapter folder applied (frozen) when given. */
+export async function loadForInference(modelDir: string, adapterDir?: string | null): Promise<CausalLM> {
+  const model = loadModel(modelDir);
+  if (adapterDir) applyAdapterFromDir(model, adapterDir);
+  model.eval();
+  return model;
+}
