@@ -38,6 +38,8 @@ export interface Quantized8bit {
   codes: Int8Array;
   /** Per-row scale: value = code * rowScale[row]. */
   rowScale: Float32Array;
+  /** Optional: the row absmax itself (bitsandbytes' `SCB`), kept so a checkpoint round-trips bit for bit. */
+  rowAbsmax?: Float32Array;
 }
 
 export type QuantizedMatrix = Quantized4bit | Quantized8bit;
