@@ -12,6 +12,7 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import("./commands/generate.ts"),
   () => import("./commands/forward.ts"),
   () => import("./commands/inspect.ts"),
+  () => import("./commands/quantize.ts"),
   // last: adds `train` to the `bench` group, creating the group if no command above did
   () => import("./commands/bench-train.ts"),
   // adds `lora-overhead` to the `bench` group (found or created the same way)

@@ -9,6 +9,7 @@ import { parseConfig, ConfigError, type ModelConfig } from "./config.ts";
 import { buildModel } from "./build.ts";
 import type { CausalLM } from "./causal-lm.ts";
 import { NamedWeights, type StoragePolicy } from "./weights.ts";
+import { quantizeOnLoad, readBnbOnLoad, type QuantizationOptions } from "../quant/policy.ts";
 
 export interface LoadOptions {
   /**
@@ -18,7 +19,13 @@ export interface LoadOptions {
   dtype?: "float32" | "bfloat16" | "auto";
   /** Full fine-tuning: every float weight requires grad. */
   trainable?: boolean;
-  /** Replaces how linear weights are held (quantization); see src/quant. */
+  /**
+   * Quantize linear layers as they are read (QLoRA: `{ type: "nf4", doubleQuant: true }`), so peak memory
+   * is the quantized model plus one layer in float. A bitsandbytes pre-quantized folder is recognised by
+   * its config and read as stored, without this option.
+   */
+  quantization?: QuantizationOptions | null;
+  /** Replaces how weights are held (advanced; overrides `dtype` and `quantization`). */
   policy?: Partial<StoragePolicy>;
   /** Use this config instead of the folder's config.json. */
   config?: ModelConfig;
@@ -43,6 +50,12 @@ export function loadConfig(dirOrFile: string): ModelConfig {
 
 export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
   const config = opts.config ?? loadConfig(dir);
+  if (opts.quantization && config.quantizationConfig) {
+    throw new ConfigError(`${dir}: the checkpoint is already quantized (quantization_config in config.json); load it without a quantization option`);
+  }
+  if (opts.trainable && (opts.quantization || config.quantizationConfig)) {
+    throw new ConfigError(`${dir}: quantized weights are frozen; full fine-tuning needs a float model (use LoRA on a quantized base: QLoRA)`);
+  }
   const reader = CheckpointReader.open(dir);
   try {
     const used = new Set<string>();
@@ -62,6 +75,8 @@ export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
     const policy: StoragePolicy = {
       weightDtype: dtype === "auto" ? (config.dtype === "bfloat16" ? "bfloat16" : "float32") : dtype,
       trainable: opts.trainable ?? false,
+      ...(config.quantizationConfig ? readBnbOnLoad(config.quantizationConfig) : {}),
+      ...(opts.quantization ? quantizeOnLoad(opts.quantization) : {}),
       ...opts.policy,
     };
     const model = buildModel(config, new NamedWeights(get, policy, dir));

@@ -40,6 +40,15 @@ function toDtype(t: Tensor, dtype: "float32" | "bfloat16"): Tensor {
   return Tensor.from("bfloat16", f32ArrayToBf16(f), t.shape);
 }
 
+/** [r, c] → [c, r] in the same dtype (a Conv1D weight to the [out, in] layout quantization expects). */
+function transpose2d(t: Tensor): Tensor {
+  const [r, c] = t.shape as [number, number];
+  const src = t.data as Float32Array | Uint16Array;
+  const dst = new (src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(src.length);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) dst[j * r + i] = src[i * c + j]!;
+  return Tensor.from(t.dtype as "float32", dst as Float32Array, [c, r]);
+}
+
 /** Weights from a name → tensor lookup (a checkpoint), with shape checks and the storage policy. */
 export class NamedWeights implements WeightSource {
   constructor(
@@ -68,11 +77,12 @@ export class NamedWeights implements WeightSource {
 
   linear(prefix: string, outF: number, inF: number, bias: boolean, layout: WeightLayout = "out_in"): Linear {
     const b = bias ? this.norm(`${prefix}.bias`, outF) : null;
+    // Quantized weights are always [out, in], as bitsandbytes stores them (a Conv1D weight is transposed first).
     const pre = this.policy.readQuantized?.(prefix, this.get);
-    if (pre) return new Linear(pre, b, layout);
+    if (pre) return new Linear(pre, b, "out_in");
     const raw = this.read(`${prefix}.weight`, layout === "out_in" ? [outF, inF] : [inF, outF]);
-    const q = this.policy.quantize?.(`${prefix}.weight`, raw);
-    return new Linear(q ?? this.float(raw), b, layout);
+    const q = this.policy.quantize?.(`${prefix}.weight`, layout === "out_in" ? raw : transpose2d(raw));
+    return q ? new Linear(q, b, "out_in") : new Linear(this.float(raw), b, layout);
   }
 
   head(prefix: string, vocab: number, dim: number): Linear {
@@ -118,9 +128,9 @@ export class RandomWeights implements WeightSource {
 
   linear(prefix: string, outF: number, inF: number, bias: boolean, layout: WeightLayout = "out_in"): Linear {
     const w = this.matrix(layout === "out_in" ? [outF, inF] : [inF, outF]);
-    const q = this.policy.quantize?.(`${prefix}.weight`, w);
+    const q = this.policy.quantize?.(`${prefix}.weight`, layout === "out_in" ? w : transpose2d(w));
     const b = bias ? this.vector(outF, 0) : null;
-    return new Linear(q ?? w, b, layout);
+    return q ? new Linear(q, b, "out_in") : new Linear(w, b, layout);
   }
 
   head(_prefix: string, vocab: number, dim: number): Linear {
