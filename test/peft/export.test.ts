@@ -11,6 +11,8 @@ import { CheckpointReader } from "../../src/io/checkpoint.ts";
 import { loadModel } from "../../src/models/index.ts";
 import { setBackend } from "../../src/backend/index.ts";
 import { getPeftModel, loadPeftModel, saveMergedModel } from "../../src/peft/index.ts";
+import { quantizeTensor } from "../../src/quant/index.ts";
+import type { Tensor } from "../../src/tensor/tensor.ts";
 import { spawnSync } from "node:child_process";
 import { assertClose, backendsUnderTest, maxAbsDiff } from "../helpers.ts";
 import { adapterFixture, logitsOf, tinyBatch, tinyModel } from "./fixture-helpers.ts";
@@ -76,6 +78,23 @@ describe("merged-model export: details", () => {
     assert.ok(!files.includes("tokenizer.json"), "no tokenizer folder given, none copied");
     assertClose(logitsOf(loadModel(out), batch), ref.read("merged_logits").toFloat32(), 1e-4, "sharded merged_logits", "abs");
     ref.close();
+  });
+
+  it("QLoRA: an NF4 base exports dequantized float weights (LoRA layers merged, the rest dequantized), no quantization_config", () => {
+    const batch = tinyBatch();
+    const nf4 = { quantize: (_n: string, w: Tensor) => quantizeTensor(w, { type: "nf4", blockSize: 16, doubleQuant: true }) };
+    const model = tinyModel({ policy: nf4 });
+    (model.config.raw as Record<string, unknown>).quantization_config = { load_in_4bit: true, bnb_4bit_quant_type: "nf4" };
+    const peft = getPeftModel(model, { target_modules: ["q_proj", "down_proj"], r: 2, init_lora_weights: false }, { seed: 7 });
+    const adapted = logitsOf(peft, batch);
+    const out = join(tmp, "qlora");
+    saveMergedModel(peft, null, out, { dtype: "float32" });
+    const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8"));
+    assert.equal(config.quantization_config, undefined);
+    const st = SafetensorsReader.open(join(out, "model.safetensors"));
+    assert.ok(st.names().every((n) => st.entry(n).dtype === "F32"));
+    st.close();
+    assert.ok(maxAbsDiff(logitsOf(loadModel(out), batch), adapted) < 1e-4, "the float export computes what the QLoRA model computed");
   });
 
   it("a LoRA on a tied head unties it: both matrices written, tie_word_embeddings false", () => {

@@ -261,6 +261,40 @@ describe("PeftModel", () => {
   });
 });
 
+describe("LoraLinear merge in both layouts, LoRA and DoRA", () => {
+  for (const layout of ["out_in", "in_out"] as const) {
+    for (const dora of [false, true]) {
+      it(`${layout === "out_in" ? "nn.Linear" : "Conv1D"} ${dora ? "DoRA" : "LoRA"}: merged weight = adapter function; unmerge restores W`, () => {
+        const rng = new Rng(8);
+        const [inF, outF] = [7, 5];
+        const W = randn(rng, layout === "out_in" ? [outF, inF] : [inF, outF], 0.5);
+        const W0 = Float32Array.from(W.data);
+        const layer = new LoraLinear(new Linear(W, randn(rng, [outF], 0.1), layout));
+        layer.addAdapter("a", { r: 3, lora_alpha: 6, lora_dropout: 0, use_rslora: false, use_dora: dora }, { init: false, rng });
+        if (dora) layer.magnitude("a")!.data.forEach((v, i, m) => (m[i] = v * (1 + 0.1 * i)));
+        layer.setActive(["a"]);
+        const x = randn(rng, [3, inF]);
+        const y = Float32Array.from(layer.forward(x).data as Float32Array);
+        const mergedW = layer.mergedWeight();
+        const viaCopy = new Linear(mergedW, layer.base_layer.bias, layout).forward(x);
+        assertClose(viaCopy.data as Float32Array, y, 1e-6, "Linear(mergedWeight) vs adapter forward", "rel");
+        // ΔW in the storage layout: Conv1D stores [in, out], so ΔW there is (s·B·A)ᵀ.
+        const d = layer.deltaWeight("a");
+        assert.deepEqual(d.shape, W.shape);
+        const hand = handDelta(layer.A("a").data, layer.B("a").data, 3, inF, outF, 2);
+        const stored = layout === "out_in" ? hand : Float64Array.from({ length: hand.length }, (_, k) => hand[(k % outF) * inF + Math.floor(k / outF)]!);
+        assertClose(d.data, stored, 1e-6, "deltaWeight", "rel");
+        layer.merge();
+        assert.deepEqual(W.data, mergedW.data, "in-place merge writes the same weight");
+        assertClose(layer.forward(x).data as Float32Array, y, 1e-6, "merged forward", "rel");
+        layer.unmerge();
+        assertClose(W.data, W0, 1e-6, "unmerged W", "abs");
+        assert.equal(layer.merged, false);
+      });
+    }
+  }
+});
+
 describe("LoraLinear gradients against finite differences (float64)", () => {
   const rng = new Rng(5);
   const inF = 6;
