@@ -25,7 +25,7 @@ import { backend } from "../backend/index.ts";
 import { noGrad } from "../autograd/engine.ts";
 import { Rng, dropoutSeeds } from "../util/random.ts";
 import { loraScaling } from "./config.ts";
-import { bufferStore, forEachBlock, MergeError, toFloat32Tensor, weightStore, type RowStore } from "./weight-rows.ts";
+import { BLOCK_ROWS, bufferStore, forEachBlock, MergeError, toFloat32Tensor, weightStore, type RowStore } from "./weight-rows.ts";
 
 /** Children keyed by adapter name (PEFT's ModuleDict), so parameter names read `lora_A.<adapter>.weight`. */
 export class ModuleDict<T extends Module> extends Module {
@@ -291,7 +291,7 @@ export class LoraLinear extends Module implements Forward {
   weightNorms(name: string, store: RowStore = weightStore(this.base_layer.weight, "LoraLinear")): Float32Array {
     const sums = new Float64Array(this.outFeatures);
     const rowsAreOutputs = this.base_layer.layout === "out_in";
-    const delta = new Float32Array(Math.min(64, store.rows) * store.cols);
+    const delta = new Float32Array(Math.min(BLOCK_ROWS, store.rows) * store.cols);
     forEachBlock(store, (row0, count, w) => {
       this.deltaRows(name, row0, count, delta);
       for (let i = 0; i < count; i++) {
@@ -326,7 +326,7 @@ export class LoraLinear extends Module implements Forward {
   /** w ← f(w, Δ, output-row index, column index) over the matrix, block by block. */
   private rewrite(store: RowStore, name: string, f: (w: number, d: number, i: number, j: number, rowsAreOutputs: boolean) => number): void {
     const rowsAreOutputs = this.base_layer.layout === "out_in";
-    const delta = new Float32Array(Math.min(64, store.rows) * store.cols);
+    const delta = new Float32Array(Math.min(BLOCK_ROWS, store.rows) * store.cols);
     forEachBlock(store, (row0, count, w) => {
       this.deltaRows(name, row0, count, delta);
       for (let i = 0; i < count; i++) {

@@ -10,6 +10,7 @@ import { Tensor } from "../../src/tensor/tensor.ts";
 import { SafetensorsReader, writeSafetensors } from "../../src/io/safetensors.ts";
 import { loadModel } from "../../src/models/index.ts";
 import {
+  applyAdapterFromDir,
   AdapterFileError,
   InjectionError,
   LoraConfigError,
@@ -21,6 +22,7 @@ import {
   serializeLoraConfig,
 } from "../../src/peft/index.ts";
 import { ADAPTERS, adapterFixture, logitsOf } from "./fixture-helpers.ts";
+import { maxAbsDiff } from "../helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "peft-ts-adapter-files-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -172,6 +174,15 @@ describe("adapter folders that do not fit the model", () => {
     });
     const expected = logitsOf(loadPeftModel(loadModel(baseDir), src), batch);
     assert.deepEqual(logitsOf(loadPeftModel(loadModel(baseDir), dir), batch), expected);
+  });
+
+  it("applyAdapterFromDir (for --adapter on generate / forward): active, frozen, PEFT's logits", () => {
+    const { dir: src, ref, batch } = adapterFixture("llama-lora");
+    const peft = applyAdapterFromDir(loadModel(baseDir), src);
+    assert.equal(peft.parameterReport().trainable, 0);
+    assert.deepEqual(peft.activeAdapters, ["default"]);
+    assert.ok(maxAbsDiff(logitsOf(peft.base, batch), ref.read("logits").toFloat32()) <= 1e-4);
+    ref.close();
   });
 
   it("saving into a folder with other files replaces only the adapter files", () => {
