@@ -105,7 +105,7 @@ export class PeftModel extends Module {
     return loraLayers(this.model);
   }
 
-  /** Adds adapter `name` (inactive unless it is the first; trainable unless config.inference_mode). */
+  /** Adds adapter `name`, inactive until setAdapter (then trainable unless config.inference_mode). */
   addAdapter(name: string, config: Partial<LoraConfig> | LoraConfig, opts: { seed?: number; init?: "none" } = {}): void {
     if (this.#configs.has(name)) throw new Error(`PeftModel: adapter "${name}" already exists`);
     const { config: cfg, notes } = parseLoraConfig(config, `adapter "${name}" config`);
