@@ -12,9 +12,9 @@ import { Tensor } from "../tensor/tensor.ts";
 import { AdamW } from "../optim/index.ts";
 import { backend } from "../backend/index.ts";
 import { nativeAddon } from "../backend/native/index.ts";
-import { quantizeTensor } from "../quant/index.ts";
+import { quantizeOnLoad } from "../quant/policy.ts";
 import { Rng } from "../util/random.ts";
-import { adapterModel, fullModel, type TrainableModel } from "../train/model.ts";
+import { adapterModel, fullModel, QLORA_QUANTIZATION, type TrainableModel } from "../train/model.ts";
 import { installProfiler, recordPhase } from "../train/profile.ts";
 
 export type BenchPreset = "tiny" | "smollm2-135m" | "qwen2.5-0.5b";
@@ -70,7 +70,7 @@ const LORA = { r: 16, alpha: 32, targets: ["q_proj", "k_proj", "v_proj", "o_proj
 
 async function benchModel(config: ModelConfig, method: BenchMethod, seed: number): Promise<TrainableModel> {
   if (method === "full") return fullModel(buildModel(config, new RandomWeights(seed, { weightDtype: "float32", trainable: true })));
-  const quantize = method === "qlora" ? (_: string, w: Tensor) => quantizeTensor(w, { type: "nf4", blockSize: 64, doubleQuant: true }) : null;
+  const quantize = method === "qlora" ? quantizeOnLoad(QLORA_QUANTIZATION).quantize : null;
   const base = buildModel(config, new RandomWeights(seed, { weightDtype: "float32", trainable: false, quantize }));
   return adapterModel(
     { model: "(random)", method, baseDtype: "float32", loraR: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, loraTargetModules: LORA.targets, seed },

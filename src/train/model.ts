@@ -5,10 +5,9 @@
 
 import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadModel, type CausalLM, type ModelInput, type ModelOutput } from "../models/index.ts";
+import { loadModel, loadConfig, type CausalLM, type ModelInput, type ModelOutput } from "../models/index.ts";
 import type { Module } from "../nn/index.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { quantizeTensor } from "../quant/index.ts";
 import { writeCheckpoint } from "../io/checkpoint.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { getPeftModel, applyAdapterFromDir } from "../peft/index.ts";
@@ -82,16 +81,14 @@ export function loraConfigOf(a: ModelArgs): Partial<LoraConfig> {
 
 export async function prepareModel(a: ModelArgs): Promise<TrainableModel> {
   if (a.method === "full") return fullModel(loadModel(a.model, { trainable: true }));
-  const base =
-    a.method === "lora"
-      ? loadModel(a.model, { dtype: a.baseDtype })
-      : loadModel(a.model, {
-          dtype: a.baseDtype,
-          // COMPROMISE: quantize through the storage policy until loadModel's `quantization` option lands.
-          policy: { quantize: (_name, w) => quantizeTensor(w, { type: "nf4", blockSize: 64, doubleQuant: true }) },
-        });
+  // QLoRA: NF4 with double quantization as the layers are read; a bitsandbytes folder is read as stored.
+  const quantize = a.method === "qlora" && !loadConfig(a.model).quantizationConfig;
+  const base = loadModel(a.model, { dtype: a.baseDtype, quantization: quantize ? QLORA_QUANTIZATION : null });
   return adapterModel(a, base, a.method);
 }
+
+/** QLoRA's base: NF4, blocks of 64, double-quantized absmax (Dettmers et al., bitsandbytes' defaults). */
+export const QLORA_QUANTIZATION = { type: "nf4", blockSize: 64, doubleQuant: true } as const;
 
 export function fullModel(model: CausalLM): TrainableModel {
   const params = model.trainableParameters();

@@ -20,6 +20,13 @@ export interface AccumulateResult {
   tokens: number;
 }
 
+/** Real (unpadded) input tokens of a batch. */
+export function inputTokens(b: Pick<Batch, "attentionMask">): number {
+  let n = 0;
+  for (const m of b.attentionMask) n += m;
+  return n;
+}
+
 export function accumulateGradients(net: { forward(i: ModelInput): ModelOutput }, batches: readonly Batch[]): AccumulateResult {
   const counts = batches.map(countTargets);
   const N = counts.reduce((s, n) => s + n, 0);
@@ -27,7 +34,7 @@ export function accumulateGradients(net: { forward(i: ModelInput): ModelOutput }
   let tokens = 0;
   batches.forEach((b, i) => {
     const w = N === 0 ? 0 : counts[i]! / N;
-    tokens += b.tokens;
+    tokens += inputTokens(b);
     scope(() => {
       const out = net.forward({ ids: b.ids, B: b.B, T: b.T, attentionMask: b.attentionMask, labels: b.labels, logits: "none" });
       const l = out.loss!;
