@@ -18,6 +18,8 @@ declare module "cli-progress" {
     constructor(options: Options, preset?: unknown);
     create(total: number, start: number, payload?: Record<string, unknown>): Bar;
     log(text: string): void;
+    /** Redraws, printing the messages logged since the last redraw. */
+    update(): void;
     stop(): void;
   }
   export const Presets: { shades_classic: unknown; legacy: unknown; rect: unknown };

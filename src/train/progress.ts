@@ -39,12 +39,12 @@ export function progressReporter(stream: NodeJS.WriteStream, logEvery: number): 
         {
           stream,
           hideCursor: true,
-          format: "{bar} {value}/{total} | epoch {epoch} | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta} | {rss} MB",
+          format: "{bar} {value}/{total} | epoch {epoch} | loss {loss} | lr {lr} | {tps} tok/s | ETA {left} | {rss} MB",
           barsize: 24,
         },
         cliProgress.Presets.shades_classic,
       );
-      bar = bars.create(info.totalSteps, info.startStep, { epoch: "0.00", loss: "-", lr: "-", tps: "-", eta: "?", rss: "-" });
+      bar = bars.create(info.totalSteps, info.startStep, { epoch: "0.00", loss: "-", lr: "-", tps: "-", left: "?", rss: "-" });
     },
     onStep(i) {
       const perStep = (performance.now() - started) / 1000 / Math.max(1, i.step - firstStep);
@@ -55,7 +55,7 @@ export function progressReporter(stream: NodeJS.WriteStream, logEvery: number): 
           loss: i.loss.toFixed(4),
           lr: i.lr.toExponential(2),
           tps: Math.round(i.tokensPerSecond),
-          eta: formatDuration(eta),
+          left: formatDuration(eta),
           rss: Math.round(i.rssMb),
         });
       } else if (i.step % logEvery === 0 || i.step === i.totalSteps) {
@@ -69,6 +69,7 @@ export function progressReporter(stream: NodeJS.WriteStream, logEvery: number): 
       say(`saved ${c.dir} (step ${c.step})`);
     },
     stop() {
+      bars?.update(); // flushes messages logged since the last redraw
       bars?.stop();
       bars = null;
       bar = null;

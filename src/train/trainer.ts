@@ -129,6 +129,7 @@ export class Trainer {
       if (state.step % a.logEvery === 0) state = this.log(state, last);
       if (a.evalEvery > 0 && state.step % a.evalEvery === 0) this.evaluate(run, state.step);
       if (a.saveEvery > 0 && state.step % a.saveEvery === 0 && state.step < schedule.totalSteps) this.checkpoint(run, state);
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let the progress bar and signals run
     }
     if (run.evalExamples.length > 0 && (a.evalEvery === 0 || state.step % a.evalEvery !== 0)) this.evaluate(run, state.step);
     this.saveFinal(run, state);
