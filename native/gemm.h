@@ -80,6 +80,17 @@ using Tile = void (*)(int64_t kc, const float* a, const float* b, float* c, int6
 using TileSmall = void (*)(int m, int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b,
                            int64_t bks, float* c, int64_t ldc, float alpha, float beta, int n);
 
+/** Stored row `row`, columns [col0, col0 + count), as float32 (the loaders' primitive). */
+using DecodeRow = void (*)(const BMatrix& b, int64_t row, int64_t col0, int64_t count, float* out);
+/**
+ * Dot products for a few rows: C[i, j] = alpha · Σ_k a[i·lda + k] · b[j][k] + beta·C[i, j] (beta = 0: C not
+ * read) for i < m ≤ kDotRowsA and j < n; c rows are ldc apart. Token-by-token generation with a weight
+ * stored [N, K]: reading B's rows as they are beats transposing them into panels used once.
+ */
+using Dot = void (*)(int m, int64_t kc, const float* a, int64_t lda, const float* const* b, int n, float* c,
+                     int64_t ldc, float alpha, float beta);
+constexpr int kDotRowsA = 8;
+
 /** Everything the driver needs from one ISA: tile sizes, cache blocking, kernels and packers. */
 struct KernelSet {
   const char* name;
@@ -89,6 +100,8 @@ struct KernelSet {
   TileSmall tile_small;
   PackA pack_a;
   PackB pack_b;
+  DecodeRow decode_row;
+  Dot dot;  // null: few rows go through tile_small
 };
 
 /** The kernel set the driver uses on this CPU (active_isa()), assembled in gemm_kernels.cc. */
@@ -122,12 +135,15 @@ void tile_small_16(int m, int64_t kc, const float* a, int64_t rs, int64_t ks, co
                    int64_t ldc, float alpha, float beta, int n);
 }  // namespace avx2
 
-namespace avx512 {  // isa/gemm_f32_12x32_avx512.cc, isa/gemm_pack_avx512.cc
+namespace avx512 {  // isa/gemm_f32_12x32_avx512.cc, isa/gemm_pack_avx512.cc, isa/gemm_f32_dot_avx512.cc
 void tile_12x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, int m,
                 int n);
 void tile_small_32(int m, int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t bks, float* c,
                    int64_t ldc, float alpha, float beta, int n);
 void pack_a_12(const float* a, int64_t lda, bool trans, int64_t m0, int mc, int64_t k0, int kc, float* dst);
+void decode_row(const BMatrix& b, int64_t row, int64_t col0, int64_t count, float* out);
+void dot(int m, int64_t kc, const float* a, int64_t lda, const float* const* b, int n, float* c, int64_t ldc,
+         float alpha, float beta);
 /** scratch: max(16·roundup(kc, 16), nc) floats. */
 void pack_b_32(const BMatrix& b, int64_t k0, int kc, int64_t n0, int nc, float* dst, float* scratch);
 }  // namespace avx512

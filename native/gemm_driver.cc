@@ -25,6 +25,10 @@ namespace {
 
 // Below this much work per part, waking the pool costs more than it saves.
 constexpr double kMinFlopsPerPart = 4e6;
+// The dot path: k blocks up to this deep, B rows decoded this many at a time (a multiple of every pass
+// width of the AVX-512 dot kernel).
+constexpr int64_t kDotDepth = 4096;
+constexpr int kDotGroup = 24;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -126,6 +130,40 @@ void run_part(const KernelSet& ks, const Problem& p, const Range& r) {
   }
 }
 
+/**
+ * At most kDotRowsA rows of A against B stored [N, K]: dot products over B's rows as stored (decoded a few
+ * rows at a time when bf16 or quantized), A's rows contiguous (copied when A is stored transposed).
+ */
+void run_dot(const KernelSet& ks, const Problem& p, const Range& r) {
+  const int64_t kd = ceil_div(p.K, ceil_div(p.K, kDotDepth));  // equal k blocks
+  float* a_rows = p.trans_a ? workspace(0, p.M * kd) : nullptr;
+  float* b_rows = p.b.kind == BKind::F32 ? nullptr : workspace(2, kDotGroup * kd);
+  for (int64_t k0 = 0; k0 < p.K; k0 += kd) {
+    const int64_t kc = std::min(kd, p.K - k0);
+    const float* a = p.a + k0;
+    int64_t lda = p.lda;
+    if (p.trans_a) {
+      for (int64_t i = 0; i < p.M; i++)
+        for (int64_t k = 0; k < kc; k++) a_rows[i * kc + k] = p.a[(k0 + k) * p.lda + i];
+      a = a_rows;
+      lda = kc;
+    }
+    for (int64_t n0 = r.n0; n0 < r.n1; n0 += kDotGroup) {
+      const int nb = static_cast<int>(std::min<int64_t>(kDotGroup, r.n1 - n0));
+      const float* rows[kDotGroup];
+      for (int j = 0; j < nb; j++) {
+        if (b_rows) {
+          ks.decode_row(p.b, n0 + j, k0, kc, b_rows + j * kc);
+          rows[j] = b_rows + j * kc;
+        } else {
+          rows[j] = p.b.f32 + (n0 + j) * p.b.ld + k0;
+        }
+      }
+      ks.dot(static_cast<int>(p.M), kc, a, lda, rows, nb, p.c + n0, p.ldc, p.alpha, k0 == 0 ? p.beta : 1.0f);
+    }
+  }
+}
+
 /** How each product is cut: `parts` ranges of whole tiles along M (split_m) or N. */
 struct Plan {
   int parts = 1;
@@ -186,7 +224,11 @@ void run(const Problem& p, int64_t count, int64_t stride_a, int64_t stride_b, in
   const Plan pl = plan(ks, p, count);
   parallel_for(static_cast<int>(count * pl.parts), [&](int task) {
     const Problem q = nth(task / pl.parts);
-    run_part(ks, q, part_range(ks, q, pl, task % pl.parts));
+    const Range r = part_range(ks, q, pl, task % pl.parts);
+    if (ks.dot && q.M <= kDotRowsA && q.b.trans)
+      run_dot(ks, q, r);
+    else
+      run_part(ks, q, r);
   });
 }
 

@@ -7,12 +7,13 @@
 namespace peft::gemm {
 namespace {
 
-const KernelSet kScalar{"scalar", 4, 16, 256, 256, 512, scalar::tile_4x16, scalar::tile_small_16, ref::pack_a<4>,
-                        ref::pack_b<16>};
-const KernelSet kAvx2{"avx2", 6, 16, 256, 384, 1536, avx2::tile_6x16, avx2::tile_small_16, ref::pack_a<6>,
-                      ref::pack_b<16>};
+// name, MR, NR, kc, nc, mc, kernels and loaders
+const KernelSet kScalar{"scalar", 4, 16, 256, 256, 512, scalar::tile_4x16, scalar::tile_small_16,
+                        ref::pack_a<4>, ref::pack_b<16>, ref::decode_row, nullptr};
+const KernelSet kAvx2{"avx2", 6, 16, 256, 384, 1536, avx2::tile_6x16, avx2::tile_small_16,
+                      ref::pack_a<6>, ref::pack_b<16>, ref::decode_row, nullptr};
 const KernelSet kAvx512{"avx512", 12, 32, 384, 480, 1536, avx512::tile_12x32, avx512::tile_small_32,
-                        avx512::pack_a_12, avx512::pack_b_32};
+                        avx512::pack_a_12, avx512::pack_b_32, avx512::decode_row, avx512::dot};
 
 }  // namespace
 

@@ -171,15 +171,27 @@ void pack_b_cols(const BMatrix& b, int64_t k0, int kc, int64_t n0, int nc, float
 }  // namespace
 
 void pack_a_12(const float* a, int64_t lda, bool trans, int64_t m0, int mc, int64_t k0, int kc, float* dst) {
-  for (int i0 = 0; i0 < mc; i0 += MR, dst += static_cast<int64_t>(kc) * MR) {
-    const int rows = static_cast<int>(min64(MR, mc - i0));
-    if (trans) {  // stored [K, M]: each k is MR contiguous floats already
-      const __mmask16 m = first_lanes(rows);
-      const float* src = a + k0 * lda + m0 + i0;
-      for (int k = 0; k < kc; k++) _mm512_mask_storeu_ps(dst + k * MR, 0x0fff, _mm512_maskz_loadu_ps(m, src + k * lda));
-    } else {
-      transpose_rows(a + (m0 + i0) * lda + k0, lda, rows, kc, dst, MR, 0x0fff);
+  const int64_t sliver = static_cast<int64_t>(kc) * MR;
+  if (trans) {  // stored [K, M]: each k is MR contiguous floats per sliver; read row by row, as stored
+    for (int k = 0; k < kc; k++) {
+      const float* src = a + (k0 + k) * lda + m0;
+      for (int i0 = 0; i0 < mc; i0 += MR) {
+        const __mmask16 m = first_lanes(mc - i0 < MR ? mc - i0 : MR);
+        _mm512_mask_storeu_ps(dst + (i0 / MR) * sliver + k * MR, 0x0fff, _mm512_maskz_loadu_ps(m, src + i0));
+      }
     }
+    return;
+  }
+  for (int i0 = 0; i0 < mc; i0 += MR, dst += sliver)
+    transpose_rows(a + (m0 + i0) * lda + k0, lda, static_cast<int>(min64(MR, mc - i0)), kc, dst, MR, 0x0fff);
+}
+
+void decode_row(const BMatrix& b, int64_t row, int64_t col0, int64_t count, float* out) {
+  if (b.kind != BKind::F32) return decoder(b.kind)(b, row, col0, count, out);
+  const float* src = b.f32 + row * b.ld + col0;
+  for (int64_t i = 0; i < count; i += 16) {
+    const __mmask16 m = first_lanes(count - i);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_maskz_loadu_ps(m, src + i));
   }
 }
 

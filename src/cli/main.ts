@@ -4,7 +4,7 @@ import { Command } from "commander";
 
 type Register = (program: Command) => void;
 
-const commands: Array<() => Promise<{ register: Register }>> = [];
+const commands: Array<() => Promise<{ register: Register }>> = [() => import("./commands/bench.ts")];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("peft-ts")
