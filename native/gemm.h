@@ -107,8 +107,12 @@ struct KernelSet {
 /** The kernel set the driver uses on this CPU (active_isa()), assembled in gemm_kernels.cc. */
 const KernelSet& active_kernels();
 
-/** The float32 scale of 4-bit block `block`, de-nesting double quantization with bitsandbytes' roundings. */
-float q4_block_scale(const Quant4& q, int64_t block);
+/**
+ * The float32 scales of 4-bit blocks [first, first + count), de-nesting double quantization with
+ * bitsandbytes' roundings. Loaders fetch them kQ4ScaleBatch at a time: the divisions happen once a batch.
+ */
+void q4_block_scales(const Quant4& q, int64_t first, int count, float* out);
+constexpr int kQ4ScaleBatch = 64;
 
 // Scalar reference loaders and packers (gemm_pack_ref.cc), instantiated for the scalar and AVX2 tiles.
 namespace ref {

@@ -8,13 +8,20 @@
 
 namespace peft::gemm {
 
-float q4_block_scale(const Quant4& q, int64_t block) {
-  if (q.absmax) return q.absmax[block];
-  // Two roundings, as bitsandbytes computes it: `volatile` keeps the product from being fused with the
-  // add into one FMA (GCC contracts by default in C++), which would change the last bit. The add is done in
-  // double and rounded once, exactly the reference's fround(product + offset) for any offset.
-  volatile float product = q.nested_map[q.nested_codes[block]] * q.nested_absmax[block / q.nested_block_size];
-  return static_cast<float>(static_cast<double>(product) + q.nested_offset);
+void q4_block_scales(const Quant4& q, int64_t first, int count, float* out) {
+  if (q.absmax) {
+    for (int i = 0; i < count; i++) out[i] = q.absmax[first + i];
+    return;
+  }
+  int64_t group = first / q.nested_block_size, in_group = first - group * q.nested_block_size;
+  for (int i = 0; i < count; i++) {
+    // Two roundings, as bitsandbytes computes it: `volatile` keeps the product from being fused with the
+    // add into one FMA (GCC contracts by default in C++), which would change the last bit. The add is done
+    // in double and rounded once, exactly the reference's fround(product + offset) for any offset.
+    volatile float product = q.nested_map[q.nested_codes[first + i]] * q.nested_absmax[group];
+    out[i] = static_cast<float>(static_cast<double>(product) + q.nested_offset);
+    if (++in_group == q.nested_block_size) in_group = 0, group++;
+  }
 }
 
 namespace ref {
@@ -42,10 +49,17 @@ void decode_row(const BMatrix& b, int64_t row, int64_t col0, int64_t count, floa
       const Quant4& q = b.q4;
       int64_t e = row * b.cols + col0;
       const int64_t end = e + count;
-      while (e < end) {  // one absmax block at a time: its scale is computed once
-        const int64_t block = e / q.block_size;
+      const int64_t last = (end - 1) / q.block_size;
+      float scales[kQ4ScaleBatch];
+      int64_t batch = 0, batched = 0;
+      for (int64_t block = e / q.block_size; e < end; block++) {  // one absmax block at a time
+        if (block - batch >= batched) {
+          batch = block;
+          batched = std::min<int64_t>(kQ4ScaleBatch, last - block + 1);
+          q4_block_scales(q, block, static_cast<int>(batched), scales);
+        }
+        const float s = scales[block - batch];
         const int64_t seg_end = std::min(end, (block + 1) * q.block_size);
-        const float s = q4_block_scale(q, block);
         for (; e < seg_end; e++) {
           const uint8_t byte = q.codes[e >> 1];
           *out++ = q.codebook[(e & 1) ? (byte & 0x0f) : (byte >> 4)] * s;

@@ -103,10 +103,17 @@ void decode_q4(const BMatrix& b, int64_t row, int64_t col0, int64_t count, float
   const __m512 codebook = _mm512_loadu_ps(q.codebook);
   int64_t e = row * b.cols + col0;
   const int64_t end = e + count;
-  while (e < end) {  // one absmax block at a time
-    const int64_t block = e / q.block_size;
+  const int64_t last = (end - 1) / q.block_size;
+  float scales[kQ4ScaleBatch];
+  int64_t batch = 0, batched = 0;
+  for (int64_t block = e / q.block_size; e < end; block++) {  // one absmax block at a time
+    if (block - batch >= batched) {
+      batch = block;
+      batched = min64(kQ4ScaleBatch, last - block + 1);
+      q4_block_scales(q, block, static_cast<int>(batched), scales);
+    }
+    const float s = scales[block - batch];
     const int64_t seg_end = min64(end, (block + 1) * q.block_size);
-    const float s = q4_block_scale(q, block);
     const __m512 vs = _mm512_set1_ps(s);
     if (e & 1) {  // an odd start: its low nibble alone, then whole bytes
       *out++ = q.codebook[q.codes[e >> 1] & 0x0f] * s;
