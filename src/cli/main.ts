@@ -13,6 +13,8 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import("./commands/forward.ts"),
   () => import("./commands/inspect.ts"),
   () => import("./commands/quantize.ts"),
+  // the `bench` group with its gemm subcommands; the entries below add theirs to it
+  () => import("./commands/bench.ts"),
   // last: adds `train` to the `bench` group, creating the group if no command above did
   () => import("./commands/bench-train.ts"),
   // adds `lora-overhead` to the `bench` group (found or created the same way)

@@ -9,6 +9,7 @@ import type { Backend } from "../kernels.ts";
 import { jsBackend } from "../js/index.ts";
 import type { NativeAddon } from "./addon.ts";
 import { elementwiseKernels } from "./elementwise.ts";
+import { gemmKernels } from "./gemm.ts";
 
 const addonPath = fileURLToPath(new URL("../../../build/Release/peft_ts_native.node", import.meta.url));
 
@@ -26,5 +27,5 @@ export function loadNativeBackend(): Backend | Error {
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }
-  return { ...jsBackend, ...elementwiseKernels(addon), name: "native" };
+  return { ...jsBackend, ...elementwiseKernels(addon), ...gemmKernels(addon), name: "native" };
 }

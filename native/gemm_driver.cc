@@ -1,0 +1,235 @@
+// The blocked GEMM driver: splits each product into parts, one per pool task, and runs the BLIS loops over
+// each part with the active kernel set. Layouts and the micro-kernel contract: gemm.h.
+//
+// Loop order inside a part (row-major C, vectors along N, so A is the broadcast operand):
+//   for each mc rows of A:                 A panel (mc × kc, L3)
+//     for each kc-deep block of K:         pack the A panel
+//       for each nc columns:               pack the B block (kc × nc, L2): bf16/quantized weights decode here
+//         for each MR-row A sliver:        the sliver (MR × kc) stays in L1 ...
+//           for each NR-wide B sliver:     ... while B slivers stream from L2 through the micro-kernel
+// This is BLIS's Skylake-X order with the roles of A and B swapped, as row-major requires. Below MR rows
+// (token-by-token generation) A is read in place instead of packed, and a dense row-major B is read in
+// place too: packing would cost as much as the product.
+//
+// Threads: a part is a range of C's columns (or rows) that one task computes completely, over all of K, so
+// no two tasks write the same element and each element's sum is the same whichever thread runs it.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "gemm.h"
+#include "runtime.h"
+
+namespace peft::gemm {
+namespace {
+
+// Below this much work per part, waking the pool costs more than it saves.
+constexpr double kMinFlopsPerPart = 4e6;
+// The dot path: k blocks up to this deep, B rows decoded this many at a time (a multiple of every pass
+// width of the AVX-512 dot kernel).
+constexpr int64_t kDotDepth = 4096;
+constexpr int kDotGroup = 24;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+/** Per-thread packing buffers, grown on demand and kept for the next call (the pool's threads persist). */
+float* workspace(int slot, int64_t floats) {
+  struct Buffer {
+    float* data = nullptr;
+    int64_t size = 0;
+    ~Buffer() { std::free(data); }
+  };
+  thread_local Buffer buffers[3];
+  Buffer& b = buffers[slot];
+  if (b.size < floats) {
+    std::free(b.data);
+    b.data = static_cast<float*>(std::aligned_alloc(64, round_up(floats * sizeof(float), 64)));
+    if (!b.data) {  // inside a pool task an exception would terminate anyway: say why first
+      std::fprintf(stderr, "peft-ts gemm: out of memory for %lld packing floats\n", static_cast<long long>(floats));
+      std::abort();
+    }
+    b.size = floats;
+  }
+  return b.data;
+}
+
+struct Range {
+  int64_t m0, m1, n0, n1;
+};
+
+/** Rows [m0, m0 + mc) × columns [n0, n0 + nc) of C from a packed A panel and a packed (or in-place) B block. */
+struct Block {
+  int64_t m0, n0;
+  int mc, nc, kc;
+  const float* a;  // packed panel, or op(A)[m0, k0] read in place (small)
+  const float* b;  // packed block, or op(B)[k0, n0] read in place
+  int64_t b_sliver, b_row;  // distance between B slivers and between rows of a sliver
+  float beta;
+};
+
+void macro_kernel(const KernelSet& ks, const Problem& p, const Block& blk) {
+  for (int i = 0; i < blk.mc; i += ks.mr) {
+    const float* a = blk.a + static_cast<int64_t>(i) * blk.kc;
+    float* c = p.c + (blk.m0 + i) * p.ldc + blk.n0;
+    const int m = std::min(ks.mr, blk.mc - i);
+    for (int j = 0; j < blk.nc; j += ks.nr)
+      ks.tile(blk.kc, a, blk.b + (j / ks.nr) * blk.b_sliver, c + j, p.ldc, p.alpha, blk.beta, m,
+              std::min(ks.nr, blk.nc - j));
+  }
+}
+
+void small_kernel(const KernelSet& ks, const Problem& p, const Block& blk) {
+  const int64_t rs = p.trans_a ? 1 : p.lda, ks_a = p.trans_a ? p.lda : 1;
+  float* c = p.c + blk.m0 * p.ldc + blk.n0;
+  for (int j = 0; j < blk.nc; j += ks.nr)
+    ks.tile_small(blk.mc, blk.kc, blk.a, rs, ks_a, blk.b + (j / ks.nr) * blk.b_sliver, blk.b_row, c + j, p.ldc,
+                  p.alpha, blk.beta, std::min(ks.nr, blk.nc - j));
+}
+
+void run_part(const KernelSet& ks, const Problem& p, const Range& r) {
+  const bool small = p.M < ks.mr;
+  const bool direct_b = small && p.b.kind == BKind::F32 && !p.b.trans;
+  const int kc_max = static_cast<int>(ceil_div(p.K, ceil_div(p.K, ks.kc)));  // equal k blocks
+  const int nc_max = static_cast<int>(std::min<int64_t>(ks.nc, round_up(r.n1 - r.n0, ks.nr)));
+  const int mc_max = static_cast<int>(std::min<int64_t>(ks.mc, round_up(r.m1 - r.m0, ks.mr)));
+  float* a_panel = small ? nullptr : workspace(0, static_cast<int64_t>(mc_max) * kc_max);
+  float* b_block = direct_b ? nullptr : workspace(1, static_cast<int64_t>(nc_max) * kc_max);
+  float* scratch = direct_b ? nullptr : workspace(2, std::max<int64_t>(16 * round_up(kc_max, 16), nc_max));
+
+  for (int64_t m0 = r.m0; m0 < r.m1; m0 += ks.mc) {
+    const int mc = static_cast<int>(std::min<int64_t>(ks.mc, r.m1 - m0));
+    for (int64_t k0 = 0; k0 < p.K; k0 += kc_max) {
+      Block blk{m0, 0, mc, 0, static_cast<int>(std::min<int64_t>(kc_max, p.K - k0)), nullptr, nullptr, 0, 0,
+                k0 == 0 ? p.beta : 1.0f};
+      if (small) {
+        blk.a = p.a + (p.trans_a ? k0 * p.lda + m0 : m0 * p.lda + k0);
+      } else {
+        ks.pack_a(p.a, p.lda, p.trans_a, m0, mc, k0, blk.kc, a_panel);
+        blk.a = a_panel;
+      }
+      for (int64_t n0 = r.n0; n0 < r.n1; n0 += ks.nc) {
+        blk.n0 = n0;
+        blk.nc = static_cast<int>(std::min<int64_t>(ks.nc, r.n1 - n0));
+        if (direct_b) {
+          blk.b = p.b.f32 + k0 * p.b.ld + n0;
+          blk.b_sliver = ks.nr;
+          blk.b_row = p.b.ld;
+        } else {
+          ks.pack_b(p.b, k0, blk.kc, n0, blk.nc, b_block, scratch);
+          blk.b = b_block;
+          blk.b_sliver = static_cast<int64_t>(blk.kc) * ks.nr;
+          blk.b_row = ks.nr;
+        }
+        if (small)
+          small_kernel(ks, p, blk);
+        else
+          macro_kernel(ks, p, blk);
+      }
+    }
+  }
+}
+
+/**
+ * At most kDotRowsA rows of A against B stored [N, K]: dot products over B's rows as stored (decoded a few
+ * rows at a time when bf16 or quantized), A's rows contiguous (copied when A is stored transposed).
+ */
+void run_dot(const KernelSet& ks, const Problem& p, const Range& r) {
+  const int64_t kd = ceil_div(p.K, ceil_div(p.K, kDotDepth));  // equal k blocks
+  float* a_rows = p.trans_a ? workspace(0, p.M * kd) : nullptr;
+  float* b_rows = p.b.kind == BKind::F32 ? nullptr : workspace(2, kDotGroup * kd);
+  for (int64_t k0 = 0; k0 < p.K; k0 += kd) {
+    const int64_t kc = std::min(kd, p.K - k0);
+    const float* a = p.a + k0;
+    int64_t lda = p.lda;
+    if (p.trans_a) {
+      for (int64_t i = 0; i < p.M; i++)
+        for (int64_t k = 0; k < kc; k++) a_rows[i * kc + k] = p.a[(k0 + k) * p.lda + i];
+      a = a_rows;
+      lda = kc;
+    }
+    for (int64_t n0 = r.n0; n0 < r.n1; n0 += kDotGroup) {
+      const int nb = static_cast<int>(std::min<int64_t>(kDotGroup, r.n1 - n0));
+      const float* rows[kDotGroup];
+      for (int j = 0; j < nb; j++) {
+        if (b_rows) {
+          ks.decode_row(p.b, n0 + j, k0, kc, b_rows + j * kc);
+          rows[j] = b_rows + j * kc;
+        } else {
+          rows[j] = p.b.f32 + (n0 + j) * p.b.ld + k0;
+        }
+      }
+      ks.dot(static_cast<int>(p.M), kc, a, lda, rows, nb, p.c + n0, p.ldc, p.alpha, k0 == 0 ? p.beta : 1.0f);
+    }
+  }
+}
+
+/** How each product is cut: `parts` ranges of whole tiles along M (split_m) or N. */
+struct Plan {
+  int parts = 1;
+  bool split_m = false;
+};
+
+Plan plan(const KernelSet& ks, const Problem& p, int64_t count) {
+  Plan plan;
+  const int threads = num_threads();
+  if (threads == 1 || count >= 4 * threads || count % threads == 0) return plan;
+  const int64_t tiles_m = ceil_div(p.M, ks.mr), tiles_n = ceil_div(p.N, ks.nr);
+  const bool small = p.M < ks.mr;
+  // A part along N packs all of A again, a part along M all of B (decoding it again if quantized):
+  // duplicate the cheaper one.
+  const double dup_a = static_cast<double>(p.M) * p.K;
+  const double dup_b = static_cast<double>(p.N) * p.K * (p.b.kind == BKind::Q4 || p.b.kind == BKind::Q8 ? 3 : 1);
+  plan.split_m = !small && tiles_m >= threads && (dup_b < dup_a || tiles_n < threads);
+  const double flops = 2.0 * p.M * p.N * p.K;
+  const int64_t by_work = static_cast<int64_t>(flops / kMinFlopsPerPart);
+  plan.parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, by_work, plan.split_m ? tiles_m : tiles_n})));
+  return plan;
+}
+
+Range part_range(const KernelSet& ks, const Problem& p, const Plan& plan, int part) {
+  if (plan.split_m) {
+    const int64_t tiles = ceil_div(p.M, ks.mr);
+    return {tiles * part / plan.parts * ks.mr, std::min(p.M, tiles * (part + 1) / plan.parts * ks.mr), 0, p.N};
+  }
+  const int64_t tiles = ceil_div(p.N, ks.nr);
+  return {0, p.M, tiles * part / plan.parts * ks.nr, std::min(p.N, tiles * (part + 1) / plan.parts * ks.nr)};
+}
+
+/** C = beta·C (beta = 0 writes zeros without reading): the product of an empty K. */
+void scale_c(const Problem& p) {
+  for (int64_t i = 0; i < p.M; i++) {
+    float* row = p.c + i * p.ldc;
+    for (int64_t j = 0; j < p.N; j++) row[j] = p.beta == 0.0f ? 0.0f : p.beta * row[j];
+  }
+}
+
+}  // namespace
+
+void run(const Problem& p, int64_t count, int64_t stride_a, int64_t stride_b, int64_t stride_c) {
+  if (p.M <= 0 || p.N <= 0 || count <= 0) return;
+  const auto nth = [&](int64_t i) {
+    Problem q = p;
+    q.a += i * stride_a;
+    q.c += i * stride_c;
+    if (q.b.f32) q.b.f32 += i * stride_b;
+    if (q.b.bf16) q.b.bf16 += i * stride_b;
+    return q;
+  };
+  if (p.K == 0) {
+    for (int64_t i = 0; i < count; i++) scale_c(nth(i));
+    return;
+  }
+  const KernelSet& ks = active_kernels();
+  const Plan pl = plan(ks, p, count);
+  parallel_for(static_cast<int>(count * pl.parts), [&](int task) {
+    const Problem q = nth(task / pl.parts);
+    const Range r = part_range(ks, q, pl, task % pl.parts);
+    if (ks.dot && q.M <= kDotRowsA && q.b.trans)
+      run_dot(ks, q, r);
+    else
+      run_part(ks, q, r);
+  });
+}
+
+}  // namespace peft::gemm

@@ -1,1 +1,0 @@
-// (no AVX2 kernels yet)

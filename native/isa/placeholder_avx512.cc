@@ -1,1 +1,0 @@
-// (no AVX-512 kernels yet)

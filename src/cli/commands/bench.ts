@@ -1,0 +1,67 @@
+// `peft-ts bench`: performance measurements. A command group; each benchmark is one subcommand.
+//   bench gemm --m M --n N --k K [--threads T] [--layout nt|nn|tn] [--b f32|bf16|nf4] [--json]
+//   bench gemm-shapes [--threads T] [--json]
+
+import { Command, InvalidArgumentError, Option } from "commander";
+import { benchGemm, gemmShapes, type GemmBenchResult, type GemmBType, type GemmLayout } from "../../bench/gemm.ts";
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+function line(r: GemmBenchResult): string {
+  return JSON.stringify({ m: r.m, n: r.n, k: r.k, layout: r.layout, b: r.b, gflops: +r.gflops.toFixed(2), threads: r.threads });
+}
+
+function describeResult(r: GemmBenchResult): string {
+  return `gemm ${r.layout} m=${r.m} n=${r.n} k=${r.k} b=${r.b} threads=${r.threads}: ${r.gflops.toFixed(1)} GFLOP/s (median of ${r.runs} runs, ${r.medianMs.toFixed(3)} ms)`;
+}
+
+function registerGemm(bench: Command): void {
+  bench
+    .command("gemm")
+    .description("GFLOP/s of one native matrix product C[m, n] = op(A)[m, k]·op(B)[k, n] (median of ≥ 7 runs)")
+    .requiredOption("--m <M>", "rows of C", positiveInt)
+    .requiredOption("--n <N>", "columns of C", positiveInt)
+    .requiredOption("--k <K>", "length of the sums", positiveInt)
+    .option("--threads <T>", "native threads (default: all cores or PEFT_TS_THREADS)", positiveInt)
+    .addOption(new Option("--layout <layout>", "nt = X·Wᵀ (forward), nn = dY·W, tn = dYᵀ·X").choices(["nt", "nn", "tn"]).default("nt"))
+    .addOption(new Option("--b <type>", "storage of B").choices(["f32", "bf16", "nf4"]).default("f32"))
+    .option("--json", "print one JSON line")
+    .action((o: { m: number; n: number; k: number; threads?: number; layout: GemmLayout; b: GemmBType; json?: boolean }) => {
+      const r = benchGemm({ m: o.m, n: o.n, k: o.k, layout: o.layout, b: o.b, threads: o.threads });
+      console.log(o.json ? line(r) : describeResult(r));
+    });
+}
+
+function registerGemmShapes(bench: Command): void {
+  bench
+    .command("gemm-shapes")
+    .description("GFLOP/s of the products of an LLM training step (forward, input and weight gradients), 1024³, generation, NF4 and bf16 weights")
+    .option("--threads <T>", "native threads (default: all cores or PEFT_TS_THREADS)", positiveInt)
+    .option("--json", "print one JSON line per product (with its name)")
+    .action((o: { threads?: number; json?: boolean }) => {
+      const f32 = new Map<string, number>();
+      if (!o.json) console.log(`${"product".padEnd(40)} layout ${"M".padStart(6)} ${"N".padStart(6)} ${"K".padStart(6)}  GFLOP/s  vs f32`);
+      for (const { name, options } of gemmShapes()) {
+        const r = benchGemm({ ...options, threads: o.threads });
+        const key = `${r.layout} ${r.m} ${r.n} ${r.k}`;
+        if (r.b === "f32") f32.set(key, r.gflops);
+        const base = f32.get(key);
+        if (o.json) {
+          console.log(JSON.stringify({ name, ...JSON.parse(line(r)) }));
+        } else {
+          const ratio = r.b !== "f32" && base ? `${(r.gflops / base).toFixed(2)}×` : "";
+          console.log(`${name.padEnd(40)} ${r.layout.padEnd(6)} ${String(r.m).padStart(6)} ${String(r.n).padStart(6)} ${String(r.k).padStart(6)} ${r.gflops.toFixed(1).padStart(8)}  ${ratio}`);
+        }
+      }
+    });
+}
+
+export function register(program: Command): void {
+  const bench = program.command("bench").description("performance measurements");
+  registerGemm(bench);
+  registerGemmShapes(bench);
+}

@@ -1,0 +1,304 @@
+// The native packed GEMM against the js reference (float64 sums): every layout, sizes around every tile and
+// cache block, alpha/beta, batches, offsets and padded leading dimensions, bf16 and quantized B in both
+// orientations, and tiny M. C starts as NaN (beta = 0) or random values, and everything outside the written
+// window must come back untouched.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { jsBackend, nativeAvailable, setBackend } from "../../src/backend/index.ts";
+import type { Backend, GemmArgs, MatrixOperand } from "../../src/backend/kernels.ts";
+import { nativeAddon } from "../../src/backend/native/index.ts";
+import { dequantizeRowsRef } from "../../src/quant/dequantize.ts";
+import type { NestedAbsmax, Quantized4bit, Quantized8bit, QuantizedMatrix } from "../../src/quant/types.ts";
+import { f32ToBf16 } from "../../src/tensor/dtype.ts";
+import { Rng } from "../../src/util/random.ts";
+
+const skip = nativeAvailable() ? false : "the native addon is not built (npm run build:native)";
+const rng = new Rng(20261127);
+const TOL = 1e-5;
+
+/** bitsandbytes' NF4 code values. */
+const NF4 = Float32Array.from([
+  -1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
+  -0.09105003625154495, 0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
+  0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1,
+]);
+
+type BType = "f32" | "bf16" | "nf4" | "nf4-nested" | "fp4" | "int8";
+
+interface Case {
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  alpha?: number;
+  beta?: number;
+  b?: BType;
+  /** Extra elements per row (ld > width) and before the first element. */
+  pad?: number;
+  offset?: number;
+  count?: number;
+  blockSize?: number;
+}
+
+function randomArray(n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal() * scale;
+  return a;
+}
+
+function randomBytes(n: number): Uint8Array {
+  const a = new Uint8Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.nextUint32() & 0xff;
+  return a;
+}
+
+/** A random 4-bit matrix with a partial last block when rows·cols is not a multiple of blockSize. */
+function random4bit(rows: number, cols: number, blockSize: number, type: "nf4" | "fp4", nested: boolean): Quantized4bit {
+  const n = rows * cols;
+  const blocks = Math.ceil(n / blockSize);
+  const codebook = type === "nf4" ? NF4 : randomArray(16);
+  let absmax: Float32Array | NestedAbsmax;
+  if (nested) {
+    const nestedBlockSize = 3;
+    absmax = {
+      codes: randomBytes(blocks),
+      nestedAbsmax: Float32Array.from({ length: Math.ceil(blocks / nestedBlockSize) }, () => 0.5 + rng.next()),
+      nestedMap: randomArray(256),
+      nestedBlockSize,
+      nestedOffset: 0.1 + rng.next(),
+    };
+  } else {
+    absmax = Float32Array.from({ length: blocks }, () => 0.1 + rng.next());
+  }
+  return { type, rows, cols, blockSize, codes: randomBytes(Math.ceil(n / 2)), codebook, absmax };
+}
+
+function random8bit(rows: number, cols: number): Quantized8bit {
+  const codes = new Int8Array(rows * cols);
+  for (let i = 0; i < codes.length; i++) codes[i] = (rng.nextUint32() & 0xff) - 128;
+  return { type: "int8", rows, cols, codes, rowScale: Float32Array.from({ length: rows }, () => rng.next() / 127) };
+}
+
+function makeB(type: BType, rows: number, cols: number, ld: number, length: number, offset: number, bs: number): MatrixOperand {
+  switch (type) {
+    case "f32":
+      return { kind: "f32", data: randomArray(length), offset, ld };
+    case "bf16":
+      return { kind: "bf16", data: Uint16Array.from(randomArray(length), f32ToBf16), offset, ld };
+    case "int8":
+      return { kind: "quant", q: random8bit(rows, cols) };
+    default:
+      return { kind: "quant", q: random4bit(rows, cols, bs, type === "fp4" ? "fp4" : "nf4", type === "nf4-nested") };
+  }
+}
+
+/** The arguments of one case, with C filled (NaN when beta = 0, so a read of C shows). */
+function build(c: Case): GemmArgs {
+  const { M, N, K } = c;
+  const transA = c.transA ?? false, transB = c.transB ?? false, pad = c.pad ?? 0, offset = c.offset ?? 0;
+  const count = c.count ?? 1, beta = c.beta ?? 0;
+  const [ra, ca] = transA ? [K, M] : [M, K];
+  const [rb, cb] = transB ? [N, K] : [K, N];
+  const lda = ca + pad, ldb = cb + pad, ldc = N + pad;
+  const strideA = ra * lda + 3, strideB = rb * ldb + 5, strideC = M * ldc + 2;
+  const cLen = offset + (count - 1) * strideC + M * ldc + 7;
+  const cData = beta === 0 ? new Float32Array(cLen).fill(NaN) : randomArray(cLen);
+  const b = makeB(c.b ?? "f32", rb, cb, ldb, offset + (count - 1) * strideB + rb * ldb, offset, c.blockSize ?? 64);
+  return {
+    M, N, K, transA, transB,
+    a: randomArray(offset + (count - 1) * strideA + ra * lda), aOffset: offset, lda,
+    b, c: cData, cOffset: offset, ldc, alpha: c.alpha ?? 1, beta,
+    ...(count > 1 ? { batch: { count, strideA, strideB, strideC } } : {}),
+  };
+}
+
+function native(): Backend {
+  return setBackend("native");
+}
+
+function label(c: Case): string {
+  const t = `${c.transA ? "T" : "N"}${c.transB ? "T" : "N"}`;
+  const extra = [
+    c.b && c.b !== "f32" ? c.b : "",
+    c.alpha !== undefined ? `α=${c.alpha}` : "",
+    c.beta ? `β=${c.beta}` : "",
+    c.count ? `×${c.count}` : "",
+    c.pad ? `pad ${c.pad}` : "",
+    c.offset ? `offset ${c.offset}` : "",
+  ].filter(Boolean);
+  return `${t} ${c.M}×${c.K}→${c.N}${extra.length ? ` (${extra.join(", ")})` : ""}`;
+}
+
+/** Runs a case on both backends; checks each C window to TOL of its max |C| and the rest of C untouched. */
+function check(c: Case): void {
+  const args = build(c);
+  const before = Float64Array.from(args.c);
+  const expected = Float64Array.from(args.c);
+  jsBackend.gemm({ ...args, c: expected as unknown as Float32Array });
+  native().gemm(args);
+  const inWindow = new Uint8Array(args.c.length);
+  const count = args.batch?.count ?? 1;
+  for (let bi = 0; bi < count; bi++) {
+    const base = args.cOffset + bi * (args.batch?.strideC ?? 0);
+    let maxAbs = 1e-30, worst = 0;
+    for (let i = 0; i < c.M; i++) {
+      for (let j = 0; j < c.N; j++) {
+        const k = base + i * args.ldc + j;
+        inWindow[k] = 1;
+        maxAbs = Math.max(maxAbs, Math.abs(expected[k]!));
+        const d = Math.abs(args.c[k]! - expected[k]!);
+        worst = d <= worst ? worst : Number.isNaN(d) ? Infinity : d;
+      }
+    }
+    assert.ok(worst / maxAbs <= TOL, `${label(c)}: product ${bi} differs by ${(worst / maxAbs).toExponential(3)} (rel)`);
+  }
+  for (let k = 0; k < args.c.length; k++) {
+    if (!inWindow[k]) assert.ok(Object.is(args.c[k], Math.fround(before[k]!)), `${label(c)}: C[${k}] outside the product was written`);
+  }
+}
+
+const LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
+
+describe("native gemm against the js reference", { skip }, () => {
+  for (const [transA, transB] of LAYOUTS) {
+    it(`${transA ? "T" : "N"}${transB ? "T" : "N"}: sizes 1..257 around the 12×32 tile`, () => {
+      for (const s of [1, 3, 17, 65, 100, 257]) check({ M: s, N: s, K: s, transA, transB });
+      for (const [M, N, K] of [[11, 31, 5], [12, 32, 7], [13, 33, 9], [25, 63, 64], [24, 64, 129], [37, 97, 385], [2, 200, 33]])
+        check({ M: M!, N: N!, K: K!, transA, transB });
+    });
+  }
+
+  it("k blocks (K > 384), column blocks (N > 480) and row panels (M > 1536) keep beta applied once", () => {
+    check({ M: 30, N: 40, K: 800, beta: 0.5 });
+    check({ M: 30, N: 1000, K: 20, transB: true, beta: -1 });
+    check({ M: 1600, N: 20, K: 10, transA: true, beta: 2 });
+    check({ M: 29, N: 45, K: 1000, transA: true, transB: true, alpha: 0.25, beta: 1 });
+  });
+
+  it("alpha and beta (beta = 0 never reads the NaN-filled C)", () => {
+    for (const [alpha, beta] of [[1, 0], [2.5, 0], [1, 1], [-0.5, 0.75], [0, 1.5]] as const) {
+      for (const [transA, transB] of LAYOUTS) check({ M: 19, N: 45, K: 33, transA, transB, alpha, beta });
+    }
+  });
+
+  it("offsets and leading dimensions wider than the rows", () => {
+    for (const [transA, transB] of LAYOUTS) {
+      check({ M: 27, N: 70, K: 41, transA, transB, pad: 5, offset: 13, beta: 0.5 });
+      check({ M: 5, N: 33, K: 18, transA, transB, pad: 1, offset: 3 });
+    }
+  });
+
+  it("batched products with strides", () => {
+    for (const [transA, transB] of LAYOUTS) {
+      check({ M: 9, N: 20, K: 13, transA, transB, count: 3, pad: 2, offset: 4 });
+      check({ M: 33, N: 65, K: 40, transA, transB, count: 4, beta: 1 });
+      check({ M: 64, N: 64, K: 32, transA, transB, count: 5, pad: 3, beta: 0.5 });
+    }
+    check({ M: 17, N: 40, K: 30, count: 2, b: "bf16" });
+  });
+
+  it("bf16 B in both orientations", () => {
+    for (const transB of [false, true]) {
+      for (const [M, N, K] of [[1, 1, 1], [17, 65, 100], [100, 257, 65], [3, 40, 129]])
+        check({ M: M!, N: N!, K: K!, transB, b: "bf16", pad: 2, offset: 1 });
+      check({ M: 13, N: 33, K: 500, transB, transA: true, b: "bf16", beta: 1 });
+    }
+  });
+
+  for (const b of ["nf4", "nf4-nested", "fp4", "int8"] as const) {
+    it(`${b} B, stored [N, K] (forward X·Wᵀ) and [K, N] (input gradient dY·W)`, () => {
+      for (const transB of [true, false]) {
+        for (const [M, N, K, bs] of [[1, 1, 1, 64], [17, 65, 100, 64], [100, 257, 65, 64], [13, 33, 17, 7], [40, 70, 129, 40], [25, 96, 450, 256], [9, 40, 700, 5]])
+          check({ M: M!, N: N!, K: K!, transB, b, blockSize: bs });
+        check({ M: 20, N: 50, K: 44, transB, transA: true, b, alpha: 0.5, beta: 1, blockSize: 32 });
+      }
+    });
+  }
+
+  it("tiny M (token-by-token generation), every B kind and layout", () => {
+    for (let M = 1; M <= 8; M++) {
+      for (const [transA, transB] of LAYOUTS) check({ M, N: 77, K: 45, transA, transB, pad: 1, beta: M % 2 });
+      for (const b of ["bf16", "nf4-nested", "int8"] as const) {
+        check({ M, N: 130, K: 70, transB: true, b });
+        check({ M, N: 70, K: 130, transB: false, b });
+      }
+    }
+    check({ M: 1, N: 1000, K: 600, transB: true });
+    check({ M: 4, N: 600, K: 1000, transB: false, beta: 1 });
+  });
+
+  it("split across threads by rows and by columns", () => {
+    check({ M: 600, N: 40, K: 200, transB: true, b: "nf4" });
+    check({ M: 100, N: 600, K: 100, transA: true });
+    check({ M: 700, N: 30, K: 120, transA: true, beta: 1 });
+  });
+});
+
+/**
+ * The identity as A turns C into op(B) itself: the loaders' dequantization, bit for bit (compared with ===:
+ * a sum turns −0 into +0).
+ */
+function dequantizedByGemm(q: QuantizedMatrix, transB: boolean): Float32Array {
+  const K = transB ? q.cols : q.rows, N = transB ? q.rows : q.cols;
+  const eye = new Float32Array(K * K);
+  for (let i = 0; i < K; i++) eye[i * K + i] = 1;
+  const c = new Float32Array(K * N).fill(NaN);
+  native().gemm({ M: K, N, K, transA: false, transB, a: eye, aOffset: 0, lda: K, b: { kind: "quant", q }, c, cOffset: 0, ldc: N, alpha: 1, beta: 0 });
+  return c;
+}
+
+describe("native B-panel loaders dequantize exactly like src/quant/dequantize.ts", { skip }, () => {
+  const matrices: Array<[string, QuantizedMatrix]> = [
+    ["nf4", random4bit(37, 70, 64, "nf4", false)],
+    ["nf4 nested, block 7", random4bit(45, 33, 7, "nf4", true)],
+    ["fp4 nested, odd row length", random4bit(30, 77, 64, "fp4", true)],
+    ["int8", random8bit(41, 50)],
+  ];
+  for (const [name, q] of matrices) {
+    it(name, () => {
+      const ref = new Float32Array(q.rows * q.cols);
+      dequantizeRowsRef(q, 0, q.rows, ref);
+      const nn = dequantizedByGemm(q, false);
+      const bad = nn.findIndex((v, i) => v !== ref[i]);
+      assert.equal(bad, -1, `${name} [K, N]: element ${bad} is ${nn[bad]}, dequantizeRowsRef gives ${ref[bad]}`);
+      const nt = dequantizedByGemm(q, true);
+      for (let r = 0; r < q.rows; r++) {
+        for (let c = 0; c < q.cols; c++) {
+          const [got, want] = [nt[c * q.rows + r]!, ref[r * q.cols + c]!];
+          assert.ok(got === want, `${name} [N, K] at ${r}, ${c}: ${got}, dequantizeRowsRef gives ${want}`);
+        }
+      }
+    });
+  }
+});
+
+describe("native gemm determinism and argument checks", { skip }, () => {
+  it("the same bits on every run and for any thread count", () => {
+    const addon = nativeAddon()!;
+    const threads = addon.info().threads;
+    for (const c of [{ M: 300, N: 500, K: 700, transB: true }, { M: 3, N: 900, K: 800 }, { M: 500, N: 30, K: 600, transA: true, b: "nf4" as const }]) {
+      const args = build(c);
+      const outs: Float32Array[] = [];
+      for (const t of [threads, threads, 1, 3]) {
+        addon.setThreads(t);
+        const out = new Float32Array(args.c.length).fill(NaN);
+        native().gemm({ ...args, c: out });
+        outs.push(out);
+      }
+      addon.setThreads(threads);
+      for (const o of outs.slice(1)) assert.ok(o.every((v, i) => Object.is(v, outs[0]![i])), `${label(c)}: results differ between runs`);
+    }
+  });
+
+  it("throws on arrays too small for the shapes, instead of reading past them", () => {
+    const args = build({ M: 10, N: 12, K: 8 });
+    assert.throws(() => native().gemm({ ...args, a: new Float32Array(79) }), /gemm: A/);
+    assert.throws(() => native().gemm({ ...args, ldc: 13 }), /gemm: C/);
+    assert.throws(() => native().gemm({ ...args, b: { kind: "f32", data: new Float32Array(95), offset: 0, ld: 12 } }), /gemm: B/);
+    const q = random4bit(12, 8, 64, "nf4", false);
+    assert.throws(() => native().gemm({ ...args, b: { kind: "quant", q } }), /quantized B is \[12, 8\], the product needs \[8, 12\]/);
+    assert.throws(() => native().gemm({ ...args, b: { kind: "quant", q: { ...q, absmax: new Float32Array(1), rows: 8, cols: 12 } } }), /absmax/);
+  });
+});
