@@ -1,6 +1,7 @@
 // The native backend: kernels from the Node-API library built from native/ at install
 // (build/Release/peft_ts_native.node). Each wrapper file maps the Backend contract onto the addon's
-// positional arguments; a kernel the library does not export yet falls back to the js reference.
+// positional arguments; a kernel the library does not export yet (gemm, until it lands) falls back to the
+// js reference.
 
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
@@ -9,6 +10,11 @@ import type { Backend } from "../kernels.ts";
 import { jsBackend } from "../js/index.ts";
 import type { NativeAddon } from "./addon.ts";
 import { elementwiseKernels } from "./elementwise.ts";
+import { activationKernels } from "./activation.ts";
+import { normKernels } from "./norm.ts";
+import { attentionKernels } from "./attention.ts";
+import { lossKernels } from "./loss.ts";
+import { miscKernels } from "./misc.ts";
 
 const addonPath = fileURLToPath(new URL("../../../build/Release/peft_ts_native.node", import.meta.url));
 
@@ -26,5 +32,14 @@ export function loadNativeBackend(): Backend | Error {
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }
-  return { ...jsBackend, ...elementwiseKernels(addon), name: "native" };
+  return {
+    ...jsBackend,
+    ...elementwiseKernels(addon),
+    ...activationKernels(addon),
+    ...normKernels(addon),
+    ...attentionKernels(addon),
+    ...lossKernels(addon),
+    ...miscKernels(addon),
+    name: "native",
+  };
 }
