@@ -11,6 +11,7 @@
 
 #include "exact.h"
 #include "parallel.h"
+#include "vmath.h"
 
 namespace peft {
 
@@ -43,13 +44,22 @@ inline float block_absmax(const Quant4& q, int64_t block) {
 }
 
 /** Flat elements [i0, i1) of one block, scale s, into o[0, i1 − i0). */
-inline void dequant_span(const Quant4& q, int64_t i0, int64_t i1, float s, float* o) {
+template <class V>
+void dequant_span(const Quant4& q, int64_t i0, int64_t i1, float s, float* o) {
   int64_t i = i0;
   if (i < i1 && (i & 1)) *o++ = q.codebook[q.codes[i++ >> 1] & 15] * s;
-  // Whole bytes: high nibble, then low nibble.
+  // Whole bytes, W at a time (2W values), then one by one.
   const uint8_t* bytes = q.codes + (i >> 1);
   const int64_t pairs = (i1 - i) / 2;
-  for (int64_t j = 0; j < pairs; j++) {
+  const auto vs = V::set1(s);
+  int64_t j = 0;
+  for (; j + V::W <= pairs; j += V::W) {
+    typename V::F v[2];
+    V::nibbles(bytes + j, q.codebook, v);
+    V::store(o + 2 * j, V::mul(v[0], vs));
+    V::store(o + 2 * j + V::W, V::mul(v[1], vs));
+  }
+  for (; j < pairs; j++) {
     o[2 * j] = q.codebook[bytes[j] >> 4] * s;
     o[2 * j + 1] = q.codebook[bytes[j] & 15] * s;
   }
@@ -65,7 +75,7 @@ void dequant4(const Quant4& q, int64_t row0, int64_t count, float* out) {
     for (int64_t i = (row0 + r0) * q.cols; i < end;) {
       const int64_t block = i / q.block_size;
       const int64_t stop = (block + 1) * q.block_size < end ? (block + 1) * q.block_size : end;
-      dequant_span(q, i, stop, block_absmax(q, block), out + (i - base));
+      dequant_span<V>(q, i, stop, block_absmax(q, block), out + (i - base));
       i = stop;
     }
   });

@@ -42,7 +42,8 @@ void dropout(const float* x, float* out, int64_t n, double p, uint32_t seed, uin
     for (int64_t i = i0; i < i1; i++) {
       const uint32_t counter = offset + static_cast<uint32_t>(i);  // wraps like the reference's `>>> 0`
       const double u = static_cast<double>(hash32(seed, counter) >> 8) * (1.0 / 16777216.0);
-      out[i] = u >= p ? static_cast<float>(x[i] * keep_scale) : 0.f;
+      const float kept = static_cast<float>(x[i] * keep_scale);  // unconditional, so the select vectorises
+      out[i] = u >= p ? kept : 0.f;
     }
   });
 }

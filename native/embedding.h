@@ -34,13 +34,11 @@ void gather_f32(const int32_t* ids, const float* table, int64_t ld, float* out, 
 template <class V>
 void gather_bf16(const int32_t* ids, const uint16_t* table, int64_t ld, float* out, int64_t n, int64_t dim) {
   for_ranges(n, rows_per_task(dim), [&](int64_t i0, int64_t i1) {
+    const int64_t width = dim;  // a local: the may_alias stores below could otherwise change it
     for (int64_t i = i0; i < i1; i++) {
       const uint16_t* src = table + ids[i] * ld;
-      float* dst = out + i * dim;
-      for (int64_t c = 0; c < dim; c++) {
-        const uint32_t bits = static_cast<uint32_t>(src[c]) << 16;
-        std::memcpy(dst + c, &bits, 4);
-      }
+      bits32* dst = reinterpret_cast<bits32*>(out + i * width);
+      for (int64_t c = 0; c < width; c++) dst[c] = static_cast<uint32_t>(src[c]) << 16;
     }
   });
 }

@@ -20,6 +20,9 @@ float* thread_scratch(size_t n);
 /** Per-call scratch, for the calling (JavaScript) thread only and distinct from its thread_scratch. */
 float* call_scratch(size_t n);
 
+/** The bits of a float, writable in place of it (may_alias: no strict-aliasing assumption). */
+typedef uint32_t __attribute__((may_alias)) bits32;
+
 namespace {
 
 // Below this many elements a pass over memory is not worth waking the other threads for.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace peft {
 namespace {
@@ -46,6 +47,22 @@ struct Scalar {
   static F select(M m, F a, F b) { return m ? a : b; }
   static F copysign(F mag, F sgn) { return std::copysign(mag, sgn); }
   static void transpose(F*) {}  // a 1×1 block
+  /** The 2W 4-bit codes of W bytes (high nibble first) looked up in a 16-entry table. */
+  static void nibbles(const uint8_t* b, const float* table, F out[2]) {
+    out[0] = table[b[0] >> 4];
+    out[1] = table[b[0] & 15];
+  }
+
+  // W doubles, for kernels that must reproduce the reference's float64 arithmetic.
+  using D = double;
+  static D widen(F x) { return x; }
+  static F narrow(D x) { return static_cast<float>(x); }
+  static D dset1(double x) { return x; }
+  static D dadd(D a, D b) { return a + b; }
+  static D dsub(D a, D b) { return a - b; }
+  static D dmul(D a, D b) { return a * b; }
+  static D ddiv(D a, D b) { return a / b; }
+  static D dsqrt(D a) { return std::sqrt(a); }
 };
 
 }  // namespace

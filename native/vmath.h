@@ -5,7 +5,9 @@
 //   W (lanes), F (vector), M (lane mask), zero/set1/load/store, loadn/storen (first n lanes, rest 0 /
 //   untouched), add/sub/mul/div/max/min (max/min return the second operand when either is NaN, as
 //   maxps does), fma(a, b, c) = a·b + c, fnma = c − a·b, abs, sqrt, sum/hmax (a fixed reduction tree),
-//   lt/le/eq/mand/lanes(n) (the first n lanes)/select, copysign, round (to nearest even), ldexp(p, n) = p·2^n and transpose(F[W]) (a W×W block in place).
+//   lt/le/eq/mand/lanes(n) (the first n lanes)/select, copysign, round (to nearest even), ldexp(p, n) = p·2^n,
+//   transpose(F[W]) (a W×W block in place), and D: W float64 lanes (widen/narrow, dset1, dadd, dsub, dmul,
+//   ddiv, dsqrt) for kernels that reproduce the reference's float64 arithmetic.
 //
 // exp/exp2: Cody–Waite reduction and the Cephes minimax polynomials (≤ 2 ulp on the whole range; 0 below
 // the underflow threshold, +inf above 88.7 / 128, NaN kept). erf: Taylor series to x^19 for |x| ≤ 1,

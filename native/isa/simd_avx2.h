@@ -4,6 +4,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace peft {
 namespace {
 
@@ -65,6 +67,33 @@ struct Avx2 {
   }
   static constexpr float kExpLo = -88.f;
   static constexpr float kExp2Lo = -127.f;
+
+  /** The 2W 4-bit codes of W bytes (high nibble first) looked up in a 16-entry table. */
+  static void nibbles(const uint8_t* b, const float* table, F out[2]) {
+    const __m256 t0 = _mm256_loadu_ps(table), t1 = _mm256_loadu_ps(table + 8);
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b)));
+    auto look = [&](__m256i i) {
+      const __m256 upper = _mm256_castsi256_ps(_mm256_cmpgt_epi32(i, _mm256_set1_epi32(7)));
+      return _mm256_blendv_ps(_mm256_permutevar8x32_ps(t0, i), _mm256_permutevar8x32_ps(t1, i), upper);
+    };
+    const __m256 hi = look(_mm256_srli_epi32(v, 4)), lo = look(_mm256_and_si256(v, _mm256_set1_epi32(15)));
+    const __m256 a = _mm256_unpacklo_ps(hi, lo), b2 = _mm256_unpackhi_ps(hi, lo);
+    out[0] = _mm256_permute2f128_ps(a, b2, 0x20);
+    out[1] = _mm256_permute2f128_ps(a, b2, 0x31);
+  }
+
+  // W doubles (two ymm), for kernels that must reproduce the reference's float64 arithmetic.
+  struct D {
+    __m256d lo, hi;
+  };
+  static D widen(F x) { return {_mm256_cvtps_pd(_mm256_castps256_ps128(x)), _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))}; }
+  static F narrow(D x) { return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(x.lo)), _mm256_cvtpd_ps(x.hi), 1); }
+  static D dset1(double x) { return {_mm256_set1_pd(x), _mm256_set1_pd(x)}; }
+  static D dadd(D a, D b) { return {_mm256_add_pd(a.lo, b.lo), _mm256_add_pd(a.hi, b.hi)}; }
+  static D dsub(D a, D b) { return {_mm256_sub_pd(a.lo, b.lo), _mm256_sub_pd(a.hi, b.hi)}; }
+  static D dmul(D a, D b) { return {_mm256_mul_pd(a.lo, b.lo), _mm256_mul_pd(a.hi, b.hi)}; }
+  static D ddiv(D a, D b) { return {_mm256_div_pd(a.lo, b.lo), _mm256_div_pd(a.hi, b.hi)}; }
+  static D dsqrt(D a) { return {_mm256_sqrt_pd(a.lo), _mm256_sqrt_pd(a.hi)}; }
 
   /** 8×8 transpose of rows r[0..7] in place. */
   static void transpose(F r[8]) {

@@ -9,6 +9,8 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include <cstdint>
+
 namespace peft {
 namespace {
 
@@ -55,6 +57,32 @@ struct Avx512 {
   static F ldexp(F p, F n) { return _mm512_scalef_ps(p, n); }
   static constexpr float kExpLo = -104.f;  // e^x rounds to 0 below
   static constexpr float kExp2Lo = -150.f;
+
+  /** The 2W 4-bit codes of W bytes (high nibble first) looked up in a 16-entry table. */
+  static void nibbles(const uint8_t* b, const float* table, F out[2]) {
+    const __m512 t = _mm512_loadu_ps(table);
+    const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
+    const __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t);
+    const __m512 lo = _mm512_permutexvar_ps(_mm512_and_si512(v, _mm512_set1_epi32(15)), t);
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    out[0] = _mm512_permutex2var_ps(hi, first, lo);
+    out[1] = _mm512_permutex2var_ps(hi, _mm512_add_epi32(first, _mm512_set1_epi32(8)), lo);
+  }
+
+  // W doubles (two zmm), for kernels that must reproduce the reference's float64 arithmetic.
+  struct D {
+    __m512d lo, hi;
+  };
+  static D widen(F x) {
+    return {_mm512_cvtps_pd(_mm512_castps512_ps256(x)), _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))};
+  }
+  static F narrow(D x) { return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(x.lo)), _mm512_cvtpd_ps(x.hi), 1); }
+  static D dset1(double x) { return {_mm512_set1_pd(x), _mm512_set1_pd(x)}; }
+  static D dadd(D a, D b) { return {_mm512_add_pd(a.lo, b.lo), _mm512_add_pd(a.hi, b.hi)}; }
+  static D dsub(D a, D b) { return {_mm512_sub_pd(a.lo, b.lo), _mm512_sub_pd(a.hi, b.hi)}; }
+  static D dmul(D a, D b) { return {_mm512_mul_pd(a.lo, b.lo), _mm512_mul_pd(a.hi, b.hi)}; }
+  static D ddiv(D a, D b) { return {_mm512_div_pd(a.lo, b.lo), _mm512_div_pd(a.hi, b.hi)}; }
+  static D dsqrt(D a) { return {_mm512_sqrt_pd(a.lo), _mm512_sqrt_pd(a.hi)}; }
 
   /** 16×16 transpose of rows r[0..15] in place. */
   static void transpose(F r[16]) {
