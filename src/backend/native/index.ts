@@ -1,6 +1,7 @@
 // The native backend: kernels from the Node-API library built from native/ at install
 // (build/Release/peft_ts_native.node). Each wrapper file maps the Backend contract onto the addon's
-// positional arguments; a kernel the library does not export yet falls back to the js reference.
+// positional arguments. Every kernel of the contract must come from the library: none falls back to the
+// js reference.
 
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
@@ -10,6 +11,11 @@ import { jsBackend } from "../js/index.ts";
 import type { NativeAddon } from "./addon.ts";
 import { elementwiseKernels } from "./elementwise.ts";
 import { gemmKernels } from "./gemm.ts";
+import { activationKernels } from "./activation.ts";
+import { normKernels } from "./norm.ts";
+import { attentionKernels } from "./attention.ts";
+import { lossKernels } from "./loss.ts";
+import { miscKernels } from "./misc.ts";
 
 const addonPath = fileURLToPath(new URL("../../../build/Release/peft_ts_native.node", import.meta.url));
 
@@ -27,5 +33,16 @@ export function loadNativeBackend(): Backend | Error {
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }
-  return { ...jsBackend, ...elementwiseKernels(addon), ...gemmKernels(addon), name: "native" };
+  const kernels: Partial<Backend> = {
+    ...elementwiseKernels(addon),
+    ...gemmKernels(addon),
+    ...activationKernels(addon),
+    ...normKernels(addon),
+    ...attentionKernels(addon),
+    ...lossKernels(addon),
+    ...miscKernels(addon),
+  };
+  const missing = Object.keys(jsBackend).filter((k) => k !== "name" && !(k in kernels));
+  if (missing.length > 0) return new Error(`${addonPath} lacks kernels: ${missing.join(", ")}`);
+  return { ...(kernels as Backend), name: "native" };
 }

@@ -1,0 +1,10 @@
+// The AVX2 instantiation of the fused attention (compiled with the AVX2 flags).
+#include "isa/simd_avx2.h"
+
+#include "attention.h"
+
+namespace peft {
+
+const AttentionTable kAttentionAvx2 = attention_table<Avx2>();
+
+}  // namespace peft

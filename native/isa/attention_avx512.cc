@@ -1,0 +1,10 @@
+// The AVX-512 instantiation of the fused attention (compiled with the AVX-512 flags).
+#include "isa/simd_avx512.h"
+
+#include "attention.h"
+
+namespace peft {
+
+const AttentionTable kAttentionAvx512 = attention_table<Avx512>();
+
+}  // namespace peft
