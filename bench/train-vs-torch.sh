@@ -37,8 +37,9 @@ for cfg in $CONFIGS; do
     LD_LIBRARY_PATH="$BLAS" "$PY" "$PEER" --preset "$preset" "${layer_flag[@]}" --mode "$method" --threads "$THREADS" \
       -B "$B" -T "$T" --steps "$STEPS" --warmup "$WARMUP" >"$OUT/$tag.torch.$i.json" 2>/dev/null
     node -e '
-      const [a, b] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
-      console.log(`  ${process.argv[3]} run ${process.argv[4]}: ours ${a.tokens_per_second} tok/s, torch ${b.tokens_per_second} tok/s`);
+      const [a, b] = process.argv.slice(1, 3).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
+      console.log(`  ${process.argv[3]} run ${process.argv[4]}: ours ${a.tokens_per_second} tok/s, torch ${b.tokens_per_second} tok/s` +
+        ` (load ${require("os").loadavg()[0].toFixed(2)}, torch foreign CPU ${b.foreign_cpu_frac})`);
     ' "$OUT/$tag.ours.$i.json" "$OUT/$tag.torch.$i.json" "$tag" "$i" 2>/dev/null || true
   done
 done
