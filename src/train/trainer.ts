@@ -145,6 +145,7 @@ export class Trainer {
     this.prepareOut();
     const { examples, evalExamples, padId } = this.loadExamples();
     const tm = this.inputs.model ?? (await this.loadTrainable());
+    if (this.inputs.model && a.gradientCheckpointing === true) tm.base.gradientCheckpointing = true;
     this.callbacks.onLog?.(tm.report);
     const opt = this.makeOptimizer(tm);
     const stream = new BatchStream({ epochOrder, collate }, examples, a.batchSize, a.seed, padId);
