@@ -65,6 +65,18 @@ describe("CLI", () => {
     assert.match(text.stdout, /bytes \/ parameter\s+2\.000/);
   });
 
+  it("inspect counts the parameters of a bitsandbytes NF4 folder and its bytes per parameter", async () => {
+    const out = join(tempDir("cli-inspect-q"), "nf4");
+    assert.equal((await runCli(["quantize", "--model", LLAMA, "--out", out])).code, 0);
+    const r = await runCli(["inspect", out, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const i = JSON.parse(r.stdout);
+    assert.equal(i.parameters, 158016, "packed 4-bit codes count two parameters per byte");
+    assert.equal(i.quantization, "bitsandbytes nf4");
+    assert.ok(i.quantized_bytes_per_parameter > 0.5 && i.quantized_bytes_per_parameter < 0.75, String(i.quantized_bytes_per_parameter));
+    assert.ok(i.bytes_per_parameter < 4);
+  });
+
   it("train (LoRA) then eval and generate with the adapter", async () => {
     const dir = tempDir("cli-train");
     const data = writeTextData(dir, 6);

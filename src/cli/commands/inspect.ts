@@ -27,10 +27,15 @@ export interface Inspection {
   rope_type: string;
   rope_theta: number;
   quantization: string | null;
+  /** Stored bytes over parameters, the whole checkpoint. */
   bytes_per_parameter: number;
+  /** The same over the quantized linear layers only (codes, scales, quant state), or null. */
+  quantized_bytes_per_parameter: number | null;
 }
 
 const U8_KINDS = new Set(["U8", "I8"]);
+/** bitsandbytes' per-layer quantization state saved beside a packed `.weight`. */
+const QUANT_SIDE = /\.weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\..*)$|\.(SCB|weight_format)$/;
 
 export function inspectModel(dir: string): Inspection {
   const c = loadConfig(dir);
@@ -38,6 +43,7 @@ export function inspectModel(dir: string): Inspection {
   const dtypes: Record<string, number> = {};
   let parameters = 0;
   let tensorBytes = 0;
+  const quant = { params: 0, bytes: 0 };
   try {
     for (const name of reader.names()) {
       const e = reader.entry(name);
@@ -45,8 +51,18 @@ export function inspectModel(dir: string): Inspection {
       dtypes[e.dtype] = (dtypes[e.dtype] ?? 0) + n;
       tensorBytes += e.end - e.begin;
       // packed 4-bit weights hold two parameters per byte; their quant-state side tensors are not parameters
-      if (/\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\..*|SCB|weight_format)$/.test(name)) continue;
-      parameters += c.quantizationConfig && U8_KINDS.has(e.dtype) && is4bit(c.quantizationConfig) ? 2 * n : n;
+      const side = QUANT_SIDE.exec(name);
+      if (side) {
+        quant.bytes += e.end - e.begin;
+        continue;
+      }
+      const packed = c.quantizationConfig !== null && U8_KINDS.has(e.dtype) && name.endsWith(".weight");
+      const params = packed && is4bit(c.quantizationConfig!) ? 2 * n : n;
+      parameters += params;
+      if (packed) {
+        quant.params += params;
+        quant.bytes += e.end - e.begin;
+      }
     }
   } finally {
     reader.close();
@@ -74,6 +90,7 @@ export function inspectModel(dir: string): Inspection {
     rope_theta: c.ropeTheta,
     quantization: q ? String(q.quant_method ?? "unknown") + (is4bit(q) ? ` ${String(q.bnb_4bit_quant_type ?? "nf4")}` : "") : null,
     bytes_per_parameter: parameters > 0 ? tensorBytes / parameters : 0,
+    quantized_bytes_per_parameter: quant.params > 0 ? quant.bytes / quant.params : null,
   };
 }
 
@@ -110,6 +127,7 @@ export function formatInspection(i: Inspection): string {
   ];
   if (i.quantization) rows.push(["quantization", i.quantization]);
   rows.push(["bytes / parameter", i.bytes_per_parameter.toFixed(3)]);
+  if (i.quantized_bytes_per_parameter !== null) rows.push(["quantized layers", `${i.quantized_bytes_per_parameter.toFixed(4)} bytes / parameter (${(8 * i.quantized_bytes_per_parameter).toFixed(3)} bits)`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n");
 }
