@@ -1,5 +1,5 @@
 // Training for TypeScript users: `train(args, callbacks)` or `new Trainer(args, callbacks).train()`.
-export { train, Trainer, NonFiniteError, TrainingSetupError, type StepInfo, type TrainCallbacks, type TrainInputs, type TrainResult } from "./trainer.ts";
+export { train, Trainer, NonFiniteError, TrainingInterrupted, TrainingSetupError, type StepInfo, type TrainCallbacks, type TrainInputs, type TrainResult } from "./trainer.ts";
 export { resolveArgs, readConfigFile, normaliseKeys, DEFAULT_ARGS, TrainingArgsError, type TrainingArgs, type Method, type OptimizerName } from "./args.ts";
 export { evaluate, type EvalResult } from "./evaluate.ts";
 export { prepareModel, fullModel, adapterModel, saveFullModel, copyTokenizerFiles, countParameters, type TrainableModel, type ModelArgs } from "./model.ts";

@@ -30,6 +30,8 @@ import { installProfiler } from "./profile.ts";
 import { writeReport, type MetricRow } from "./report.ts";
 
 export class NonFiniteError extends Error {}
+/** The run was stopped through TrainInputs.signal; a checkpoint of the last finished step was written. */
+export class TrainingInterrupted extends Error {}
 export class TrainingSetupError extends Error {}
 
 export interface StepInfo {
@@ -67,6 +69,8 @@ export interface TrainInputs {
   evalExamples?: Example[];
   model?: TrainableModel;
   padId?: number;
+  /** Aborting stops after the current step, saves a checkpoint of it, and rejects with TrainingInterrupted. */
+  signal?: AbortSignal;
 }
 
 export interface TrainResult {
@@ -130,6 +134,7 @@ export class Trainer {
       if (a.evalEvery > 0 && state.step % a.evalEvery === 0) this.evaluate(run, state.step);
       if (a.saveEvery > 0 && state.step % a.saveEvery === 0 && state.step < schedule.totalSteps) this.checkpoint(run, state);
       await new Promise<void>((resolve) => setImmediate(resolve)); // let the progress bar and signals run
+      if (this.inputs.signal?.aborted && state.step < schedule.totalSteps) this.interrupt(run, state);
     }
     if (run.evalExamples.length > 0 && (a.evalEvery === 0 || state.step % a.evalEvery !== 0)) this.evaluate(run, state.step);
     this.saveFinal(run, state);
@@ -295,6 +300,12 @@ export class Trainer {
     this.#lastEval = r;
     appendMetrics(this.metricsPath, { step, epoch: round(run.stream.epochProgress, 4), eval_loss: r.loss, eval_perplexity: r.perplexity });
     this.callbacks.onEval?.({ step, loss: r.loss, perplexity: r.perplexity });
+  }
+
+  private interrupt(run: Run, state: TrainerState): never {
+    const done = listCheckpoints(this.args.out)[0]?.step === state.step;
+    if (!done) this.checkpoint(run, state);
+    throw new TrainingInterrupted(`interrupted after step ${state.step}; checkpoint-${state.step} is in ${this.args.out}: continue with --resume`);
   }
 
   private checkpoint(run: Run, state: TrainerState): void {

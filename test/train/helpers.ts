@@ -29,13 +29,16 @@ export interface CliResult {
 }
 
 /** Runs `node bin/peft-ts.js ...args`; `onLine(line, kill)` sees each stdout line as it comes. */
-export function runCli(args: string[], o: { env?: Record<string, string>; onLine?: (line: string, kill: () => void) => void } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  o: { env?: Record<string, string>; onLine?: (line: string, kill: (signal?: NodeJS.Signals) => void) => void } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["bin/peft-ts.js", ...args], { env: { ...process.env, ...o.env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     let pending = "";
-    const kill = () => child.kill("SIGKILL");
+    const kill = (signal: NodeJS.Signals = "SIGKILL") => child.kill(signal);
     child.stdout.on("data", (d: Buffer) => {
       stdout += d;
       pending += d;

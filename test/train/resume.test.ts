@@ -99,6 +99,32 @@ describe("kill and resume", () => {
     assert.ok(existsSync(join(out, "config.json")) && existsSync(join(out, "tokenizer.json")));
   });
 
+  it("Ctrl-C stops after the current step with a checkpoint; --resume ends bit-identical", async () => {
+    const dir = tempDir("resume-sigint");
+    const data = writeTextData(dir, 8);
+    const common = ["train", "--model", LLAMA, "--data", data, "--method", "lora", "--r", "4", "--dropout", "0.1", "--batch-size", "2", "--max-steps", "6", "--lr", "3e-3", "--log-every", "1"];
+    const ref = join(dir, "ref");
+    assert.equal((await runCli([...common, "--out", ref])).code, 0);
+    const out = join(dir, "run");
+    let sent = false;
+    const r1 = await runCli([...common, "--out", out], {
+      onLine: (line, kill) => {
+        if (!sent && /^step 2\/6/.test(line)) {
+          sent = true;
+          kill("SIGINT");
+        }
+      },
+    });
+    assert.equal(r1.code, 1, r1.stderr);
+    const m = /interrupted after step (\d+); checkpoint-\1 is in/.exec(r1.stderr);
+    assert.ok(m, r1.stderr);
+    assert.deepEqual(checkpointSteps(out), [Number(m[1])]);
+    const r2 = await runCli([...common, "--out", out, "--resume"]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assertSameTensors(join(out, "adapter_model.safetensors"), join(ref, "adapter_model.safetensors"));
+    assert.deepEqual(trajectory(out), trajectory(ref));
+  });
+
   it("refuses to start a fresh run over existing checkpoints", async () => {
     const dir = tempDir("resume-refuse");
     const data = writeTextData(dir, 4);

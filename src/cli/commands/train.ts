@@ -11,7 +11,7 @@ type Given = Partial<Record<keyof TrainingArgs, unknown>>;
 
 const FLAGS: [flags: string, help: string][] = [
   ["--model <dir>", "Hugging Face model folder (config.json, safetensors, tokenizer)"],
-  ["--data <file>", "training data (JSONL/JSON: text, prompt/completion, or chat messages)"],
+  ["--data <file>", "training data, JSONL (text, prompt/completion, chat messages or alpaca records)"],
   ["--eval-data <file>", "evaluation data file"],
   ["--val-split <fraction>", "hold out this fraction of the training data for evaluation"],
   ["--format <name>", "dataset format (default: auto-detected)"],
@@ -65,12 +65,21 @@ export function register(program: Command): void {
       if (given.model === undefined) throw new Error("train: --model is required (a Hugging Face model folder)");
       if (given.data === undefined) throw new Error("train: --data is required (a training data file)");
       const reporter = progressReporter(process.stdout, Number(given.logEvery ?? 1));
+      // Ctrl-C: finish the current step, checkpoint it, stop (a second Ctrl-C exits at once)
+      const abort = new AbortController();
+      const onSigint = () => {
+        if (abort.signal.aborted) process.exit(130);
+        reporter.onLog?.("interrupt: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)");
+        abort.abort();
+      };
+      process.on("SIGINT", onSigint);
       try {
-        const r = await train(given as unknown as Pick<TrainingArgs, "model" | "data">, reporter);
+        const r = await train(given as unknown as Pick<TrainingArgs, "model" | "data">, reporter, { signal: abort.signal });
         reporter.stop();
         process.stdout.write(`done: ${r.steps} steps, last loss ${r.loss.toFixed(4)}${r.evalLoss !== null ? `, eval loss ${r.evalLoss.toFixed(4)}` : ""}; result in ${r.out}\n`);
       } finally {
         reporter.stop();
+        process.off("SIGINT", onSigint);
       }
     });
 }
