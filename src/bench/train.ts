@@ -56,6 +56,8 @@ export interface BenchTrainResult {
   backend: string;
   tokens_per_second: number;
   step_s_median: number;
+  /** Process CPU seconds per step (all threads): with step_s, shows how much a loaded machine slowed the run. */
+  cpu_s_median: number;
   fwd_s_median: number;
   bwd_s_median: number;
   opt_s_median: number;
@@ -96,10 +98,11 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
   const opt = new AdamW(tm.params, { lr: 1e-4, weightDecay: 0 });
   const rng = new Rng(seed + 1);
   const batches = Array.from({ length: 4 }, () => Int32Array.from({ length: o.batch * o.seq }, () => rng.int(config.vocabSize)));
-  const times = { fwd: [] as number[], bwd: [] as number[], opt: [] as number[], step: [] as number[] };
+  const times = { fwd: [] as number[], bwd: [] as number[], opt: [] as number[], step: [] as number[], cpu: [] as number[] };
   const losses: number[] = [];
   for (let step = 0; step < o.warmup + o.steps; step++) {
     const ids = batches[step % batches.length]!;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     let t1 = t0;
     let t2 = t0;
@@ -114,12 +117,14 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
     opt.step();
     opt.zeroGrad();
     const t3 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
     o.onStep?.(step, (t3 - t0) / 1000, losses[losses.length - 1]!);
     if (step < o.warmup) continue;
     times.fwd.push((t1 - t0) / 1000);
     times.bwd.push((t2 - t1) / 1000);
     times.opt.push((t3 - t2) / 1000);
     times.step.push((t3 - t0) / 1000);
+    times.cpu.push((cpu.user + cpu.system) / 1e6);
     recordPhase("forward", t1 - t0);
     recordPhase("backward", t2 - t1);
     recordPhase("optimizer", t3 - t2);
@@ -136,6 +141,7 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
     backend: backend().name,
     tokens_per_second: Math.round(((o.batch * o.seq) / med) * 100) / 100,
     step_s_median: r4(med),
+    cpu_s_median: r4(median(times.cpu)),
     fwd_s_median: r4(median(times.fwd)),
     bwd_s_median: r4(median(times.bwd)),
     opt_s_median: r4(median(times.opt)),
