@@ -35,7 +35,7 @@ function run(o: EstimateCliOptions): void {
   process.stdout.write(
     `${what}: ${config.architecture}, batch ${o.batch} × ${o.seq} tokens, LoRA r=${o.r}, frozen weights ${o.baseDtype}${ckpt}\n\n` +
       `${formatEstimate(rows)}\n\n` +
-      `Activations include transient peaks; runtime is the idle process (Node, loader, native library).\n` +
+      `Activations include transient peaks; runtime is the process without a model (Node, loader, native library).\n` +
       `Available memory now: ${formatBytes(availableMemoryBytes())}\n`,
   );
 }
