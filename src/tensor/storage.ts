@@ -3,7 +3,7 @@
 // Large tensors live in ArrayBuffers outside the V8 heap, and V8 collects them on its own schedule, not
 // when gigabytes pile up. So float32 buffers created by ops are recycled explicitly: autograd releases what
 // backward has used, `scope()` releases what a block allocated and did not return, and released buffers go
-// to a pool keyed by length, where the next op of the same shape picks them up. Peak memory then follows
+// to a pool of size classes, where the next op of a similar size picks them up. Peak memory then follows
 // the live set, step after step.
 
 import { allocTyped, type DType, type TypedArrayOf } from "./dtype.ts";
@@ -18,21 +18,49 @@ export function setPoison(on: boolean): void {
 }
 
 const POOL_LIMIT_BYTES = Number(process.env.PEFT_TS_POOL_MB ?? 4096) * 2 ** 20;
-const pool = new Map<number, Float32Array[]>();
-let pooledBytes = 0;
 
-function takeFromPool(length: number): Float32Array | undefined {
-  const list = pool.get(length);
-  const buf = list?.pop();
-  if (buf) pooledBytes -= buf.byteLength;
-  return buf;
+/**
+ * Buffers come in size classes (exact up to 4096 elements, then eighth steps between powers of two, at most
+ * 12.5% unused), so tensors whose shapes vary a little — batches of different lengths — share buffers
+ * instead of filling the pool with one-off sizes.
+ */
+export function sizeClass(length: number): number {
+  if (length <= 4096) return length;
+  const step = 2 ** (Math.floor(Math.log2(length)) - 3);
+  return Math.ceil(length / step) * step;
 }
 
-function giveToPool(buf: Float32Array): void {
-  if (pooledBytes + buf.byteLength > POOL_LIMIT_BYTES) return;
-  let list = pool.get(buf.length);
-  if (!list) pool.set(buf.length, (list = []));
-  list.push(buf);
+/** Buffers of the pool's size classes, keyed by class; only buffers allocated here ever enter it. */
+const pool = new Map<number, ArrayBuffer[]>();
+const pooledOrigin = new WeakSet<ArrayBufferLike>();
+let pooledBytes = 0;
+
+/** The smallest pooled buffer of at least `length` elements and at most twice its size class. */
+function takeFromPool(length: number): Float32Array | undefined {
+  const cls = sizeClass(length);
+  let best = pool.get(cls)?.length ? cls : 0;
+  if (!best) {
+    for (const [c, list] of pool) if (c > cls && c <= 2 * cls && list.length > 0 && (!best || c < best)) best = c;
+  }
+  const buf = best ? pool.get(best)!.pop() : undefined;
+  if (!buf) return undefined;
+  pooledBytes -= buf.byteLength;
+  return new Float32Array(buf, 0, length);
+}
+
+function newPoolable(length: number): Float32Array {
+  const buf = new ArrayBuffer(4 * sizeClass(length));
+  pooledOrigin.add(buf);
+  return new Float32Array(buf, 0, length);
+}
+
+function giveToPool(arr: Float32Array): void {
+  const buf = arr.buffer;
+  if (!pooledOrigin.has(buf) || pooledBytes + buf.byteLength > POOL_LIMIT_BYTES) return;
+  const cls = buf.byteLength / 4;
+  let list = pool.get(cls);
+  if (!list) pool.set(cls, (list = []));
+  list.push(buf as ArrayBuffer);
   pooledBytes += buf.byteLength;
 }
 
@@ -59,16 +87,14 @@ export function setFloat64Oracle(on: boolean): void {
 /** An uninitialised float32 buffer (NaN-filled under PEFT_TS_POISON=1). */
 export function allocF32(length: number): Float32Array {
   if (float64Oracle) return new Float64Array(length).fill(poison ? NaN : 0) as unknown as Float32Array;
-  const buf = takeFromPool(length) ?? new Float32Array(length);
+  const buf = takeFromPool(length) ?? newPoolable(length);
   if (poison) buf.fill(NaN);
   return buf;
 }
 
 export function allocZeroF32(length: number): Float32Array {
   if (float64Oracle) return new Float64Array(length) as unknown as Float32Array;
-  const buf = takeFromPool(length);
-  if (buf) return buf.fill(0);
-  return new Float32Array(length);
+  return takeFromPool(length)?.fill(0) ?? newPoolable(length);
 }
 
 export class Storage<D extends DType = DType> {
@@ -107,7 +133,7 @@ export class Storage<D extends DType = DType> {
     const d = this.#data;
     if (d === null) return;
     this.#data = null;
-    if (d instanceof Float32Array && d.byteOffset === 0 && d.byteLength === d.buffer.byteLength) giveToPool(d);
+    if (d instanceof Float32Array) giveToPool(d);
   }
 
   /** Releases only if nothing may still need it. */
