@@ -13,6 +13,7 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import("./commands/forward.ts"),
   () => import("./commands/inspect.ts"),
   () => import("./commands/quantize.ts"),
+  () => import("./commands/demo.ts"),
   // the `bench` group with its gemm subcommands; the entries below add theirs to it
   () => import("./commands/bench.ts"),
   // last: adds `train` to the `bench` group, creating the group if no command above did

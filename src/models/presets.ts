@@ -65,6 +65,18 @@ export const PRESETS: Record<string, ConfigJson> = {
     eos_token_id: 151643,
     torch_dtype: "float32",
   },
+  /** meta-llama/Meta-Llama-3-8B (8.0B parameters): what the methods cost at the size people fine-tune. */
+  "llama3-8b": llamaShape({
+    vocab_size: 128256,
+    hidden_size: 4096,
+    intermediate_size: 14336,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    tie_word_embeddings: false,
+    rope_theta: 500000.0,
+    torch_dtype: "bfloat16",
+  }),
 };
 
 export interface PresetOptions {

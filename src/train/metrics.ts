@@ -4,6 +4,7 @@
 
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { writeFileAtomic } from "../io/atomic.ts";
+import type { MetricRow } from "./report.ts";
 
 export interface MetricsLine {
   step: number;
@@ -41,4 +42,18 @@ export function truncateMetrics(path: string, step: number): void {
   if (!existsSync(path)) return;
   const kept = readMetrics(path).filter((l) => typeof l.step === "number" && l.step <= step);
   writeFileAtomic(path, kept.map((l) => `${JSON.stringify(l)}\n`).join(""));
+}
+
+/** metrics.jsonl lines as the report's rows. */
+export function metricRows(lines: readonly MetricsLine[]): MetricRow[] {
+  return lines.map((l) => ({
+    step: l.step,
+    epoch: l.epoch,
+    loss: l.loss ?? undefined,
+    evalLoss: l.eval_loss ?? undefined,
+    lr: l.lr,
+    gradNorm: l.grad_norm,
+    tokensPerSecond: l.tokens_per_second,
+    rssMb: l.rss_mb,
+  }));
 }

@@ -23,11 +23,11 @@ import { latestCheckpoint, removeStaleTemps, listCheckpoints, restoreCheckpoint,
 import { loadDataset, collate, epochOrder, splitValidation, packExamples, type Example, type DataFormat } from "./data/index.ts";
 import { evaluate, type EvalResult } from "./evaluate.ts";
 import { planMemory } from "./memory-guard.ts";
-import { appendMetrics, readMetrics, truncateMetrics, type MetricsLine } from "./metrics.ts";
+import { appendMetrics, metricRows, readMetrics, truncateMetrics, type MetricsLine } from "./metrics.ts";
 import { copyTokenizerFiles, prepareModel, type TrainableModel } from "./model.ts";
 import { accumulateGradients } from "./step.ts";
 import { installProfiler } from "./profile.ts";
-import { writeReport, type MetricRow } from "./report.ts";
+import { writeReport } from "./report.ts";
 
 export class NonFiniteError extends Error {}
 /** The run was stopped through TrainInputs.signal; a checkpoint of the last finished step was written. */
@@ -317,16 +317,7 @@ export class Trainer {
   /** The result in OUT as PEFT / transformers lay it out, the tokenizer beside it, and the report. */
   /** OUT/report.html: the curves of metrics.jsonl and the run's configuration. */
   private writeRunReport(out: string): void {
-    const metrics: MetricRow[] = readMetrics(this.metricsPath).map((l) => ({
-      step: l.step,
-      epoch: l.epoch,
-      loss: l.loss ?? undefined,
-      evalLoss: l.eval_loss ?? undefined,
-      lr: l.lr,
-      gradNorm: l.grad_norm,
-      tokensPerSecond: l.tokens_per_second,
-      rssMb: l.rss_mb,
-    }));
+    const metrics = metricRows(readMetrics(this.metricsPath));
     try {
       writeReport(out, { title: `${this.args.method} fine-tuning of ${this.args.model}`, config: { ...this.args }, metrics });
     } catch (e) {
