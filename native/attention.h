@@ -11,14 +11,14 @@
 // and the softmax statistics run down the columns, one vector lane per query row (no horizontal sums).
 //
 // Forward, per (batch, KV head, query tile[, key split]): for each block of kKeyBlock keys,
-// Sᵀ = K·Qᵀ, scale by scale·log2(e), mask (causal / padding) only on blocks that need it, online softmax
-// (running max m and sum l per row, exp2 on the vector unit), rescale O, O += P·V. Never more than one
-// block of scores exists. Decode-sized problems (few tiles) also split the keys, and the partial (m, l, O)
+// Sᵀ = K·Qᵀ (Qᵀ pre-scaled by scale·log2 e), mask (causal / padding) only on blocks that need it, online
+// softmax (reference max m and sum l per row, exp2 on the vector unit, lazy rescaling), rescale O where m
+// moved, O += P·V. Never more than one block of scores exists. Decode-sized problems (few tiles) also split the keys, and the partial (m, l, O)
 // are merged afterwards in split order.
 //
 // Backward (FlashAttention-2 order), per (batch, KV head[, key split]): Q, dO (rows and transposed),
 // lse and D = rowsum(dO ⊙ O) are staged once; then for each key block, over the query tiles that see it:
-//   Pᵀ = exp2(K·Qᵀ·scale·log2e − lse·log2e)   (recomputed from lse; masked entries 0)
+//   Pᵀ = exp2(K·(scale·log2e·Q)ᵀ − lse·log2e)   (recomputed from lse; masked entries 0)
 //   dV_blk += Pᵀ·dO,  dPᵀ = V·dOᵀ,  dSᵀ = Pᵀ ⊙ (dPᵀ − D)·scale,  dK_blk += dSᵀ·Q,  dQ += dS·K
 // dK/dV of a block are finished before the next; dQ of the whole (batch, KV head) stays in the task.
 // Every output row has one owner task, so there are no atomics; with key splits (few tasks) each split
@@ -57,10 +57,11 @@ namespace {
 namespace attention {
 
 constexpr int64_t kKeyBlock = 64;     // keys per block
-constexpr int64_t kMaxTileRows = 96;  // G · tile_t at most (a tile's Qᵀ, scores and O stay in L1/L2)
+constexpr int64_t kMaxTileRows = 64;  // G · tile_t at most: a tile's Qᵀ, scores and O stay near L1 (measured best)
 constexpr int64_t kMinTasks = 8;      // below this many tiles, split the keys too
 constexpr double kLn2 = 0.6931471805599453;
 constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kRescaleSlack = 8.f;  // log2 units: probabilities stay ≤ 256 between rescales
 
 /** How the work is cut (a function of the shapes only). */
 struct Plan {
@@ -126,42 +127,66 @@ void split_blocks(int64_t blocks, int64_t n, int64_t i, Weight&& weight, int64_t
 }
 
 /**
- * Online-softmax update for one block of scores St [nb × Mp] (raw dot products in, probabilities out):
- * per row r (a lane), m ← max(m, max_s c·St), alpha = 2^(m_old − m), l ← l·alpha + Σ_s 2^(c·St − m).
- * Masked entries (key s0 + s after the row's last key, or a padding key) become 0.
+ * Online-softmax update for one block of scores St [nb × Mp] (already scaled to log2 units: Qᵀ carries
+ * scale·log2 e), probabilities written in place. Per row r (a vector lane): the reference point m moves
+ * up only when the block's max exceeds it by more than kRescaleSlack (lazy rescaling: the probabilities
+ * stay ≤ 2^kRescaleSlack, harmless in float32, and O and l are rescaled far less often); then
+ * alpha = 2^(m_old − m), l ← l·alpha + Σ_s 2^(St − m). Entries of keys after the row's last key, or of
+ * padding keys, are set to −∞ first and so give 0.
  */
 template <class V>
-void softmax_block(float* St, int64_t nb, int64_t Mp, int64_t s0, float c, const float* lim, bool diag,
-                   const uint8_t* key_mask, float* m, float* l, float* alpha) {
+void softmax_block(float* St, int64_t nb, int64_t Mp, int64_t s0, const float* lim, bool diag, const uint8_t* key_mask,
+                   float* m, float* l, float* alpha) {
   using F = typename V::F;
-  const F vc = V::set1(c), ninf = V::set1(-INFINITY);
+  const F ninf = V::set1(-INFINITY);
+  const bool masked = diag || key_mask;
   for (int64_t j = 0; j < Mp; j += V::W) {
-    const F vlim = V::load(lim + j);
-    F mx = ninf;
-    for (int64_t s = 0; s < nb; s++) {
-      float* p = St + s * Mp + j;
-      F x = V::mul(V::load(p), vc);
-      if (key_mask && !key_mask[s]) {
-        x = ninf;
-      } else if (diag) {
-        x = V::select(V::le(V::set1(static_cast<float>(s0 + s)), vlim), x, ninf);
+    F mx0 = ninf, mx1 = ninf;
+    if (masked) {
+      const F vlim = V::load(lim + j);
+      for (int64_t s = 0; s < nb; s++) {
+        float* p = St + s * Mp + j;
+        F x = V::load(p);
+        if (key_mask && !key_mask[s]) {
+          x = ninf;
+        } else if (diag) {
+          x = V::select(V::le(V::set1(static_cast<float>(s0 + s)), vlim), x, ninf);
+        }
+        V::store(p, x);
+        mx0 = V::max(mx0, x);
       }
-      V::store(p, x);
-      mx = V::max(mx, x);
+    } else {
+      int64_t s = 0;
+      for (; s + 1 < nb; s += 2) {
+        mx0 = V::max(mx0, V::load(St + s * Mp + j));
+        mx1 = V::max(mx1, V::load(St + (s + 1) * Mp + j));
+      }
+      if (s < nb) mx0 = V::max(mx0, V::load(St + s * Mp + j));
     }
+    const F mx = V::max(mx0, mx1);
     const F m_old = V::load(m + j);
-    const F m_new = V::max(m_old, mx);
+    const F m_new = V::select(V::lt(V::add(m_old, V::set1(kRescaleSlack)), mx), mx, m_old);
     // A row that has seen no key yet keeps m = −∞; subtract 0 instead so that no ∞ − ∞ appears.
     const F m_sub = V::select(V::eq(m_new, ninf), V::zero(), m_new);
-    const F a = vexp2<V>(V::sub(m_old, m_sub));
-    F sum = V::zero();
-    for (int64_t s = 0; s < nb; s++) {
+    F sum0 = V::zero(), sum1 = V::zero();
+    int64_t s = 0;
+    for (; s + 1 < nb; s += 2) {
       float* p = St + s * Mp + j;
-      const F e = vexp2<V>(V::sub(V::load(p), m_sub));
-      V::store(p, e);
-      sum = V::add(sum, e);
+      const F e0 = vexp2<V, true>(V::sub(V::load(p), m_sub));
+      const F e1 = vexp2<V, true>(V::sub(V::load(p + Mp), m_sub));
+      V::store(p, e0);
+      V::store(p + Mp, e1);
+      sum0 = V::add(sum0, e0);
+      sum1 = V::add(sum1, e1);
     }
-    V::store(l + j, V::fma(V::load(l + j), a, sum));
+    if (s < nb) {
+      float* p = St + s * Mp + j;
+      const F e = vexp2<V, true>(V::sub(V::load(p), m_sub));
+      V::store(p, e);
+      sum0 = V::add(sum0, e);
+    }
+    const F a = vexp2<V, true>(V::sub(m_old, m_sub));
+    V::store(l + j, V::fma(V::load(l + j), a, V::add(sum0, sum1)));
     V::store(m + j, m_new);
     V::store(alpha + j, a);
   }
@@ -197,7 +222,9 @@ void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
   float* alpha = l + Mp;
   float* lim = alpha + Mp;
 
-  tile::pack_transposed<V>(M, hd, [&](int64_t r) { return a.q + q_offset(a, b, tl.t0 + r / p.G, kvh * p.G + r % p.G); }, QT, Mp);
+  // Qᵀ carries scale·log2 e, so the scores come out in log2 units ready for exp2.
+  tile::pack_transposed<V>(M, hd, [&](int64_t r) { return a.q + q_offset(a, b, tl.t0 + r / p.G, kvh * p.G + r % p.G); },
+                           a.scale * kLog2e, QT, Mp);
   for (int64_t r = 0; r < Mp; r++) {
     lim[r] = r < M ? static_cast<float>(last_key(a, tl.t0 + r / p.G)) : -1.f;
     m[r] = -INFINITY;
@@ -205,7 +232,6 @@ void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
   }
   std::memset(O, 0, sizeof(float) * M * hd);
 
-  const float c = a.scale * kLog2e;
   const int64_t seen = last_key(a, tl.t0 + tl.nt - 1) + 1;  // keys the tile's last row sees
   int64_t s_end = kb_hi * kKeyBlock;
   if (s_end > seen) s_end = seen;
@@ -216,7 +242,7 @@ void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
     const float* vb = a.v + kv_offset(a, b, s0, kvh);
     tile::matmul<V>(nb, Mp, hd, kb, a.kv_row_stride, 1, QT, Mp, St, Mp, false);  // Sᵀ = K·Qᵀ
     const bool diag = s0 + nb - 1 > last_key(a, tl.t0);
-    softmax_block<V>(St, nb, Mp, s0, c, lim, diag, a.key_mask ? a.key_mask + b * a.S + s0 : nullptr, m, l, alpha);
+    softmax_block<V>(St, nb, Mp, s0, lim, diag, a.key_mask ? a.key_mask + b * a.S + s0 : nullptr, m, l, alpha);
     for (int64_t r = 0; r < M; r++) {
       if (alpha[r] == 1.f) continue;
       const auto va = V::set1(alpha[r]);
@@ -302,21 +328,19 @@ struct Staged {
 };
 
 /**
- * Pᵀ from recomputed scores St [nb × Mp] in place: 2^(c·St − lse·log2e), 0 where masked. Padded rows have
+ * Pᵀ from recomputed scores St [nb × Mp] (log2 units) in place: 2^(St − lse·log2e), 0 where masked. Padded rows have
  * −lse·log2e = −∞ and so give 0 without a mask. (A row that sees no key has lse = −∞; all its entries are
  * masked: by the padding mask, or by the causal one, which `diag` then covers.)
  */
 template <class V>
-void probabilities(float* St, int64_t nb, int64_t Mp, int64_t s0, float c, const Staged& st, bool diag,
-                   const uint8_t* key_mask) {
+void probabilities(float* St, int64_t nb, int64_t Mp, int64_t s0, const Staged& st, bool diag, const uint8_t* key_mask) {
   using F = typename V::F;
-  const F vc = V::set1(c);
   for (int64_t s = 0; s < nb; s++) {
     const bool dead = key_mask && !key_mask[s];
     const F ks = V::set1(static_cast<float>(s0 + s));
     for (int64_t j = 0; j < Mp; j += V::W) {
       float* p = St + s * Mp + j;
-      F e = dead ? V::zero() : vexp2<V>(V::fma(V::load(p), vc, V::load(st.nlse2 + j)));
+      F e = dead ? V::zero() : vexp2<V>(V::add(V::load(p), V::load(st.nlse2 + j)));
       if (diag) e = V::select(V::le(ks, V::load(st.lim + j)), e, V::zero());
       V::store(p, e);
     }
@@ -369,8 +393,8 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
     const Staged st = stage(ti);
     const float* q0 = Qr + tl.t0 * G * hd;
     const float* g0 = dOr + tl.t0 * G * hd;
-    tile::pack_transposed<V>(tl.M, hd, [&](int64_t r) { return q0 + r * hd; }, st.QT, tl.Mp);
-    tile::pack_transposed<V>(tl.M, hd, [&](int64_t r) { return g0 + r * hd; }, st.dOT, tl.Mp);
+    tile::pack_transposed<V>(tl.M, hd, [&](int64_t r) { return q0 + r * hd; }, a.scale * kLog2e, st.QT, tl.Mp);
+    tile::pack_transposed<V>(tl.M, hd, [&](int64_t r) { return g0 + r * hd; }, 1.f, st.dOT, tl.Mp);
     for (int64_t r = 0; r < tl.Mp; r++) {
       if (r >= tl.M) {
         st.nlse2[r] = -INFINITY;
@@ -387,7 +411,6 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
     }
   }
 
-  const float c = a.scale * kLog2e;
   for (int64_t j = kb_lo; j < kb_hi; j++) {
     const int64_t s0 = j * kKeyBlock, nb = a.S - s0 < kKeyBlock ? a.S - s0 : kKeyBlock;
     const float* kb = a.k + kv_offset(a, b, s0, kvh);
@@ -403,7 +426,7 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
       const float* q0 = Qr + tl.t0 * G * hd;
       const float* g0 = dOr + tl.t0 * G * hd;
       tile::matmul<V>(nb, Mp, hd, kb, a.kv_row_stride, 1, st.QT, Mp, St, Mp, false);  // Sᵀ = K·Qᵀ
-      probabilities<V>(St, nb, Mp, s0, c, st, s0 + nb - 1 > last_key(a, tl.t0), km);
+      probabilities<V>(St, nb, Mp, s0, st, s0 + nb - 1 > last_key(a, tl.t0), km);
       tile::matmul<V>(nb, hd, M, St, Mp, 1, g0, hd, dVb, hd, true);                     // dV += Pᵀ·dO
       tile::matmul<V>(nb, Mp, hd, vb, a.kv_row_stride, 1, st.dOT, Mp, dPt, Mp, false);  // dPᵀ = V·dOᵀ
       score_grads<V>(St, dPt, nb, Mp, st.D, a.scale);

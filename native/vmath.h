@@ -43,13 +43,15 @@ typename V::F vexp(typename V::F x) {
   }
 }
 
-template <class V>
+/** 2^x; kBounded: the caller guarantees x ≤ 128 (or NaN), which saves the upper clamp. */
+template <class V, bool kBounded = false>
 typename V::F vexp2(typename V::F x) {
   if constexpr (V::W == 1) {
     return std::exp2(x);
   } else {
     using F = typename V::F;
-    x = V::min(V::set1(129.f), V::max(V::set1(V::kExp2Lo), x));
+    x = V::max(V::set1(V::kExp2Lo), x);
+    if constexpr (!kBounded) x = V::min(V::set1(129.f), x);
     const F n = V::round(x);
     const F f = V::sub(x, n);  // exact
     F p = V::set1(1.535336188319500e-4f);
