@@ -10,7 +10,7 @@
 // transposed, Sᵀ = K·Qᵀ [keys × rows]: K rows are read in place by broadcast, Qᵀ is packed once per tile,
 // and the softmax statistics run down the columns, one vector lane per query row (no horizontal sums).
 //
-// Forward, per (batch, KV head, query tile[, key split]): for each block of kKeyBlock keys,
+// Forward, per (batch, KV head, query tile[, key split]): for each block of kForwardKeyBlock keys,
 // Sᵀ = K·Qᵀ (Qᵀ pre-scaled by scale·log2 e), mask (causal / padding) only on blocks that need it, online
 // softmax (reference max m and sum l per row, exp2 on the vector unit, lazy rescaling), rescale O where m
 // moved, O += P·V. Never more than one block of scores exists. Decode-sized problems (few tiles) also split the keys, and the partial (m, l, O)
@@ -56,7 +56,10 @@ extern const AttentionTable kAttentionScalar, kAttentionAvx2, kAttentionAvx512;
 namespace {
 namespace attention {
 
-constexpr int64_t kKeyBlock = 64;     // keys per block
+// Keys per block: the backward's smaller blocks waste less work on the causal diagonal, which pays for
+// their overhead there (5 products per block); the forward is better with fewer, larger blocks.
+constexpr int64_t kForwardKeyBlock = 64;
+constexpr int64_t kBackwardKeyBlock = 32;
 constexpr int64_t kMaxTileRows = 64;  // G · tile_t at most: a tile's Qᵀ, scores and O stay near L1 (measured best)
 constexpr int64_t kMinTasks = 8;      // below this many tiles, split the keys too
 constexpr double kLn2 = 0.6931471805599453;
@@ -68,18 +71,20 @@ struct Plan {
   int64_t G;       // query heads per KV head
   int64_t tile_t;  // time steps per query tile
   int64_t tiles;   // query tiles per (batch, KV head)
-  int64_t blocks;  // key blocks
+  int64_t key_block;  // keys per block
+  int64_t blocks;     // key blocks
   int64_t max_rows;  // rows of the largest tile, rounded up to whole vectors
 };
 
 template <class V>
-Plan make_plan(const AttentionArgs& a) {
+Plan make_plan(const AttentionArgs& a, int64_t key_block) {
   Plan p;
+  p.key_block = key_block;
   p.G = a.nh / a.nkv;
   p.tile_t = 64;
   while (p.tile_t > 1 && p.G * p.tile_t > kMaxTileRows) p.tile_t /= 2;
   p.tiles = (a.T + p.tile_t - 1) / p.tile_t;
-  p.blocks = (a.S + kKeyBlock - 1) / kKeyBlock;
+  p.blocks = (a.S + key_block - 1) / key_block;
   p.max_rows = (p.G * p.tile_t + V::W - 1) / V::W * V::W;
   return p;
 }
@@ -214,9 +219,10 @@ void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
                   float* out, float* lse, float* partial) {
   const Tile tl = make_tile<V>(a, p, ti);
   const int64_t hd = a.hd, M = tl.M, Mp = tl.Mp;
-  float* QT = thread_scratch(static_cast<size_t>(hd * Mp + kKeyBlock * Mp + M * hd + 4 * Mp));
+  const int64_t kb_size = p.key_block;
+  float* QT = thread_scratch(static_cast<size_t>(hd * Mp + kb_size * Mp + M * hd + 4 * Mp));
   float* St = QT + hd * Mp;
-  float* O = St + kKeyBlock * Mp;
+  float* O = St + kb_size * Mp;
   float* m = O + M * hd;
   float* l = m + Mp;
   float* alpha = l + Mp;
@@ -233,11 +239,11 @@ void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
   std::memset(O, 0, sizeof(float) * M * hd);
 
   const int64_t seen = last_key(a, tl.t0 + tl.nt - 1) + 1;  // keys the tile's last row sees
-  int64_t s_end = kb_hi * kKeyBlock;
+  int64_t s_end = kb_hi * kb_size;
   if (s_end > seen) s_end = seen;
   if (s_end > a.S) s_end = a.S;
-  for (int64_t s0 = kb_lo * kKeyBlock; s0 < s_end; s0 += kKeyBlock) {
-    const int64_t nb = s_end - s0 < kKeyBlock ? s_end - s0 : kKeyBlock;
+  for (int64_t s0 = kb_lo * kb_size; s0 < s_end; s0 += kb_size) {
+    const int64_t nb = s_end - s0 < kb_size ? s_end - s0 : kb_size;
     const float* kb = a.k + kv_offset(a, b, s0, kvh);
     const float* vb = a.v + kv_offset(a, b, s0, kvh);
     tile::matmul<V>(nb, Mp, hd, kb, a.kv_row_stride, 1, QT, Mp, St, Mp, false);  // Sᵀ = K·Qᵀ
@@ -292,7 +298,7 @@ void merge_splits(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
 
 template <class V>
 void forward(const AttentionArgs& a, float* out, float* lse) {
-  const Plan p = make_plan<V>(a);
+  const Plan p = make_plan<V>(a, kForwardKeyBlock);
   const int64_t units = a.B * a.nkv * p.tiles;
   if (units == 0) return;
   int64_t splits = units >= kMinTasks || p.blocks <= 1 ? 1 : (kMinTasks + units - 1) / units;
@@ -367,15 +373,16 @@ template <class V>
 void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh, int64_t kb_lo, int64_t kb_hi,
                    const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv, float* dq_part) {
   const int64_t G = p.G, hd = a.hd, R = a.T * G, Mpx = p.max_rows;
-  const size_t need = static_cast<size_t>(3 * R * hd + p.tiles * (2 * hd * Mpx + 3 * Mpx) + 2 * kKeyBlock * Mpx + 2 * kKeyBlock * hd);
+  const int64_t kb_size = p.key_block;
+  const size_t need = static_cast<size_t>(3 * R * hd + p.tiles * (2 * hd * Mpx + 3 * Mpx) + 2 * kb_size * Mpx + 2 * kb_size * hd);
   float* Qr = thread_scratch(need);
   float* dOr = Qr + R * hd;
   float* dQ = dOr + R * hd;
   float* staged = dQ + R * hd;
   float* St = staged + p.tiles * (2 * hd * Mpx + 3 * Mpx);
-  float* dPt = St + kKeyBlock * Mpx;
-  float* dKb = dPt + kKeyBlock * Mpx;
-  float* dVb = dKb + kKeyBlock * hd;
+  float* dPt = St + kb_size * Mpx;
+  float* dKb = dPt + kb_size * Mpx;
+  float* dVb = dKb + kb_size * hd;
   if (dq_part) dQ = dq_part;
 
   auto stage = [&](int64_t ti) {
@@ -412,7 +419,7 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
   }
 
   for (int64_t j = kb_lo; j < kb_hi; j++) {
-    const int64_t s0 = j * kKeyBlock, nb = a.S - s0 < kKeyBlock ? a.S - s0 : kKeyBlock;
+    const int64_t s0 = j * kb_size, nb = a.S - s0 < kb_size ? a.S - s0 : kb_size;
     const float* kb = a.k + kv_offset(a, b, s0, kvh);
     const float* vb = a.v + kv_offset(a, b, s0, kvh);
     const uint8_t* km = a.key_mask ? a.key_mask + b * a.S + s0 : nullptr;
@@ -445,7 +452,7 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
 
 template <class V>
 void backward(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv) {
-  const Plan p = make_plan<V>(a);
+  const Plan p = make_plan<V>(a, kBackwardKeyBlock);
   const int64_t units = a.B * a.nkv;
   if (units == 0) return;
   int64_t splits = units >= kMinTasks / 2 || p.blocks <= 1 ? 1 : (kMinTasks / 2 + units - 1) / units;
@@ -454,7 +461,7 @@ void backward(const AttentionArgs& a, const float* out, const float* lse, const 
   float* parts = splits > 1 ? call_scratch(static_cast<size_t>(units * splits * R * a.hd)) : nullptr;
   // Under a causal mask an early key block is seen by more queries: split by that work.
   auto work = [&](int64_t j) {
-    const int64_t first = j * kKeyBlock - (a.S - a.T);  // first query time that sees block j
+    const int64_t first = j * p.key_block - (a.S - a.T);  // first query time that sees block j
     return static_cast<double>(a.T - (first < 0 ? 0 : first > a.T ? a.T : first));
   };
   parallel_for(static_cast<int>(units * splits), [&](int task) {
