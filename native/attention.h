@@ -13,8 +13,8 @@
 // Forward, per (batch, KV head, query tile[, key split]): for each block of kForwardKeyBlock keys,
 // Sᵀ = K·Qᵀ (Qᵀ pre-scaled by scale·log2 e), mask (causal / padding) only on blocks that need it, online
 // softmax (reference max m and sum l per row, exp2 on the vector unit, lazy rescaling), rescale O where m
-// moved, O += P·V. Never more than one block of scores exists. Decode-sized problems (few tiles) also split the keys, and the partial (m, l, O)
-// are merged afterwards in split order.
+// moved, O += P·V. Never more than one block of scores exists. Decode-sized problems (few tiles) also
+// split the keys, and the partial (m, l, O) are merged afterwards in split order.
 //
 // Backward (FlashAttention-2 order), per (batch, KV head[, key split]): Q, dO (rows and transposed),
 // lse and D = rowsum(dO ⊙ O) are staged once; then for each key block, over the query tiles that see it:
@@ -68,12 +68,12 @@ constexpr float kRescaleSlack = 8.f;  // log2 units: probabilities stay ≤ 256 
 
 /** How the work is cut (a function of the shapes only). */
 struct Plan {
-  int64_t G;       // query heads per KV head
-  int64_t tile_t;  // time steps per query tile
-  int64_t tiles;   // query tiles per (batch, KV head)
+  int64_t G;          // query heads per KV head
+  int64_t tile_t;     // time steps per query tile
+  int64_t tiles;      // query tiles per (batch, KV head)
   int64_t key_block;  // keys per block
   int64_t blocks;     // key blocks
-  int64_t max_rows;  // rows of the largest tile, rounded up to whole vectors
+  int64_t max_rows;   // rows of the largest tile, rounded up to whole vectors
 };
 
 template <class V>
@@ -105,7 +105,9 @@ Tile make_tile(const AttentionArgs& a, const Plan& p, int64_t i) {
 }
 
 /** Offset of row (b, t, h) of a [B, T, nh, hd] tensor. */
-inline int64_t q_offset(const AttentionArgs& a, int64_t b, int64_t t, int64_t h) { return ((b * a.T + t) * a.nh + h) * a.hd; }
+inline int64_t q_offset(const AttentionArgs& a, int64_t b, int64_t t, int64_t h) {
+  return ((b * a.T + t) * a.nh + h) * a.hd;
+}
 
 inline int64_t kv_offset(const AttentionArgs& a, int64_t b, int64_t s, int64_t kvh) {
   return b * a.kv_batch_stride + s * a.kv_row_stride + kvh * a.hd;
@@ -124,7 +126,8 @@ void split_blocks(int64_t blocks, int64_t n, int64_t i, Weight&& weight, int64_t
     if (k >= n) return blocks;
     double run = 0;
     int64_t j = 0;
-    while (j < blocks && run + 0.5 * weight(j) < total * static_cast<double>(k) / static_cast<double>(n)) run += weight(j++);
+    while (j < blocks && run + 0.5 * weight(j) < total * static_cast<double>(k) / static_cast<double>(n))
+      run += weight(j++);
     return j;
   };
   *lo = cut(i);
@@ -215,8 +218,8 @@ void finish_row(const float* O, float m, float l, int64_t hd, float* out, float*
  * finished into out/lse; otherwise each row's (O, m, l) is stored at partial + r·(hd + 2) for the merge.
  */
 template <class V>
-void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh, int64_t ti, int64_t kb_lo, int64_t kb_hi,
-                  float* out, float* lse, float* partial) {
+void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh, int64_t ti, int64_t kb_lo,
+                  int64_t kb_hi, float* out, float* lse, float* partial) {
   const Tile tl = make_tile<V>(a, p, ti);
   const int64_t hd = a.hd, M = tl.M, Mp = tl.Mp;
   const int64_t kb_size = p.key_block;
@@ -229,8 +232,9 @@ void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
   float* lim = alpha + Mp;
 
   // Qᵀ carries scale·log2 e, so the scores come out in log2 units ready for exp2.
-  tile::pack_transposed<V>(M, hd, [&](int64_t r) { return a.q + q_offset(a, b, tl.t0 + r / p.G, kvh * p.G + r % p.G); },
-                           a.scale * kLog2e, QT, Mp);
+  tile::pack_transposed<V>(
+      M, hd, [&](int64_t r) { return a.q + q_offset(a, b, tl.t0 + r / p.G, kvh * p.G + r % p.G); }, a.scale * kLog2e,
+      QT, Mp);
   for (int64_t r = 0; r < Mp; r++) {
     lim[r] = r < M ? static_cast<float>(last_key(a, tl.t0 + r / p.G)) : -1.f;
     m[r] = -INFINITY;
@@ -252,7 +256,9 @@ void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
     for (int64_t r = 0; r < M; r++) {
       if (alpha[r] == 1.f) continue;
       const auto va = V::set1(alpha[r]);
-      for_vectors<V>(0, hd, [&](int64_t d, int n) { store_first<V>(O + r * hd + d, V::mul(load_first<V>(O + r * hd + d, n), va), n); });
+      for_vectors<V>(0, hd, [&](int64_t d, int n) {
+        store_first<V>(O + r * hd + d, V::mul(load_first<V>(O + r * hd + d, n), va), n);
+      });
     }
     tile::matmul<V>(M, hd, nb, St, 1, Mp, vb, a.kv_row_stride, O, hd, true);  // O += P·V
   }
@@ -288,7 +294,9 @@ void merge_splits(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
         const float w = std::exp2(pr[hd] - m);  // 0 for a split that saw no key
         l += w * pr[hd + 1];
         const auto vw = V::set1(w);
-        for_vectors<V>(0, hd, [&](int64_t d, int n) { store_first<V>(O + d, V::fma(vw, load_first<V>(pr + d, n), load_first<V>(O + d, n)), n); });
+        for_vectors<V>(0, hd, [&](int64_t d, int n) {
+          store_first<V>(O + d, V::fma(vw, load_first<V>(pr + d, n), load_first<V>(O + d, n)), n);
+        });
       }
     }
     const int64_t t = tl.t0 + r / p.G, h = kvh * p.G + r % p.G;
@@ -318,7 +326,8 @@ void forward(const AttentionArgs& a, float* out, float* lse) {
   if (!parts) return;
   parallel_for(static_cast<int>(units), [&](int unit) {
     const int64_t ti = unit % p.tiles, bk = unit / p.tiles;
-    merge_splits<V>(a, p, bk / a.nkv, bk % a.nkv, ti, parts + unit * splits * part_stride, splits, part_stride, out, lse);
+    merge_splits<V>(a, p, bk / a.nkv, bk % a.nkv, ti, parts + unit * splits * part_stride, splits, part_stride, out,
+                    lse);
   });
 }
 
@@ -339,7 +348,8 @@ struct Staged {
  * masked: by the padding mask, or by the causal one, which `diag` then covers.)
  */
 template <class V>
-void probabilities(float* St, int64_t nb, int64_t Mp, int64_t s0, const Staged& st, bool diag, const uint8_t* key_mask) {
+void probabilities(float* St, int64_t nb, int64_t Mp, int64_t s0, const Staged& st, bool diag,
+                   const uint8_t* key_mask) {
   using F = typename V::F;
   for (int64_t s = 0; s < nb; s++) {
     const bool dead = key_mask && !key_mask[s];
@@ -371,10 +381,12 @@ void score_grads(const float* Pt, float* dPt, int64_t nb, int64_t Mp, const floa
  */
 template <class V>
 void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh, int64_t kb_lo, int64_t kb_hi,
-                   const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv, float* dq_part) {
+                   const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv,
+                   float* dq_part) {
   const int64_t G = p.G, hd = a.hd, R = a.T * G, Mpx = p.max_rows;
   const int64_t kb_size = p.key_block;
-  const size_t need = static_cast<size_t>(3 * R * hd + p.tiles * (2 * hd * Mpx + 3 * Mpx) + 2 * kb_size * Mpx + 2 * kb_size * hd);
+  const size_t need =
+      static_cast<size_t>(3 * R * hd + p.tiles * (2 * hd * Mpx + 3 * Mpx) + 2 * kb_size * Mpx + 2 * kb_size * hd);
   float* Qr = thread_scratch(need);
   float* dOr = Qr + R * hd;
   float* dQ = dOr + R * hd;
@@ -413,7 +425,8 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
       const float* orow = out + q_offset(a, b, t, h);
       const float* grow = g0 + r * hd;
       st.nlse2[r] = -lse[(b * a.nh + h) * a.T + t] * kLog2e;
-      st.D[r] = reduce_sum<V>(hd, [&](int64_t d, int n) { return V::mul(load_first<V>(grow + d, n), load_first<V>(orow + d, n)); });
+      st.D[r] = reduce_sum<V>(
+          hd, [&](int64_t d, int n) { return V::mul(load_first<V>(grow + d, n), load_first<V>(orow + d, n)); });
       st.lim[r] = static_cast<float>(last_key(a, t));
     }
   }
@@ -437,7 +450,7 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
       tile::matmul<V>(nb, hd, M, St, Mp, 1, g0, hd, dVb, hd, true);                     // dV += Pᵀ·dO
       tile::matmul<V>(nb, Mp, hd, vb, a.kv_row_stride, 1, st.dOT, Mp, dPt, Mp, false);  // dPᵀ = V·dOᵀ
       score_grads<V>(St, dPt, nb, Mp, st.D, a.scale);
-      tile::matmul<V>(nb, hd, M, dPt, Mp, 1, q0, hd, dKb, hd, true);                                   // dK += dSᵀ·Q
+      tile::matmul<V>(nb, hd, M, dPt, Mp, 1, q0, hd, dKb, hd, true);                               // dK += dSᵀ·Q
       tile::matmul<V>(M, hd, nb, dPt, 1, Mp, kb, a.kv_row_stride, dQ + tl.t0 * G * hd, hd, true);  // dQ += dS·K
     }
     for (int64_t s = 0; s < nb; s++) {
@@ -447,11 +460,13 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
     }
   }
   if (dq_part) return;
-  for (int64_t r = 0; r < R; r++) std::memcpy(dq + q_offset(a, b, r / G, kvh * G + r % G), dQ + r * hd, sizeof(float) * hd);
+  for (int64_t r = 0; r < R; r++)
+    std::memcpy(dq + q_offset(a, b, r / G, kvh * G + r % G), dQ + r * hd, sizeof(float) * hd);
 }
 
 template <class V>
-void backward(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv) {
+void backward(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq, float* dk,
+              float* dv) {
   const Plan p = make_plan<V>(a, kBackwardKeyBlock);
   const int64_t units = a.B * a.nkv;
   if (units == 0) return;

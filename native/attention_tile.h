@@ -114,7 +114,8 @@ void pack_transposed(int64_t rows, int64_t cols, RowPtr&& row, float scale, floa
     for (int64_t c0 = 0; c0 < cols; c0 += V::W) {
       const int w = cols - c0 < V::W ? static_cast<int>(cols - c0) : V::W;
       F blk[V::W];
-      for (int i = 0; i < V::W; i++) blk[i] = r0 + i < rows ? V::mul(load_first<V>(row(r0 + i) + c0, w), vs) : V::zero();
+      for (int i = 0; i < V::W; i++)
+        blk[i] = r0 + i < rows ? V::mul(load_first<V>(row(r0 + i) + c0, w), vs) : V::zero();
       V::transpose(blk);
       for (int j = 0; j < w; j++) V::store(dst + (c0 + j) * ld + r0, blk[j]);
     }

@@ -17,8 +17,8 @@
 namespace peft {
 
 struct LossTable {
-  void (*cross_entropy)(const float* logits, const int32_t* labels, float* loss, float* lse, int64_t rows, int64_t vocab,
-                        int32_t ignore_index);
+  void (*cross_entropy)(const float* logits, const int32_t* labels, float* loss, float* lse, int64_t rows,
+                        int64_t vocab, int32_t ignore_index);
   void (*cross_entropy_backward)(const float* logits, const int32_t* labels, const float* lse, float* dlogits,
                                  int64_t rows, int64_t vocab, int32_t ignore_index, float scale);
 };
@@ -42,9 +42,8 @@ double log_sum_exp(const float* x, int64_t n) {
     }
     if (m == -INFINITY) continue;
     const auto vm = V::set1(m);
-    sum += reduce_sum<V>(len, [&](int64_t c, int w) {
-      return keep_first<V>(vexp<V>(V::sub(load_first<V>(x + b + c, w), vm)), w, 0.f);
-    });
+    sum += reduce_sum<V>(
+        len, [&](int64_t c, int w) { return keep_first<V>(vexp<V>(V::sub(load_first<V>(x + b + c, w), vm)), w, 0.f); });
   }
   return static_cast<double>(m) + std::log(sum);
 }

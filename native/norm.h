@@ -119,7 +119,8 @@ template <class V>
 void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw,
                        int64_t rows, int64_t cols) {
   for_rows<V>(rows, cols, [&](int64_t r) {
-    if (cols < kShortRow) return backward_row_f64(x + r * cols, w, 0.0, rstd[r], dy + r * cols, dx + r * cols, cols, false);
+    if (cols < kShortRow)
+      return backward_row_f64(x + r * cols, w, 0.0, rstd[r], dy + r * cols, dx + r * cols, cols, false);
     const float* xr = x + r * cols;
     const float* gr = dy + r * cols;
     const auto vr = V::set1(rstd[r]);
@@ -142,8 +143,8 @@ void layer_norm(const float* x, const float* w, const float* b, float* out, floa
                 int64_t cols, float eps) {
   for_rows<V>(rows, cols, [&](int64_t r) {
     const float* xr = x + r * cols;
-    const float mu = reduce_sum<V>(cols, [&](int64_t c, int n) { return load_first<V>(xr + c, n); }) /
-                     static_cast<float>(cols);
+    const float mu =
+        reduce_sum<V>(cols, [&](int64_t c, int n) { return load_first<V>(xr + c, n); }) / static_cast<float>(cols);
     const auto vmu = V::set1(mu);
     const float var = reduce_sum<V>(cols, [&](int64_t c, int n) {
       const auto d = keep_first<V>(V::sub(load_first<V>(xr + c, n), vmu), n, 0.f);
@@ -161,16 +162,16 @@ void layer_norm(const float* x, const float* w, const float* b, float* out, floa
 }
 
 template <class V>
-void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd, const float* dy, float* dx,
-                         float* dw, float* db, int64_t rows, int64_t cols) {
+void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd, const float* dy,
+                         float* dx, float* dw, float* db, int64_t rows, int64_t cols) {
   for_rows<V>(rows, cols, [&](int64_t r) {
-    if (cols < kShortRow) return backward_row_f64(x + r * cols, w, mean[r], rstd[r], dy + r * cols, dx + r * cols, cols, true);
+    if (cols < kShortRow)
+      return backward_row_f64(x + r * cols, w, mean[r], rstd[r], dy + r * cols, dx + r * cols, cols, true);
     const float* xr = x + r * cols;
     const float* gr = dy + r * cols;
     const auto vmu = V::set1(mean[r]), vr = V::set1(rstd[r]);
-    const float g_sum = reduce_sum<V>(cols, [&](int64_t c, int n) {
-      return V::mul(load_first<V>(gr + c, n), load_first<V>(w + c, n));
-    });
+    const float g_sum = reduce_sum<V>(
+        cols, [&](int64_t c, int n) { return V::mul(load_first<V>(gr + c, n), load_first<V>(w + c, n)); });
     const float gx_sum = reduce_sum<V>(cols, [&](int64_t c, int n) {
       const auto xh = keep_first<V>(V::mul(V::sub(load_first<V>(xr + c, n), vmu), vr), n, 0.f);
       return V::mul(V::mul(load_first<V>(gr + c, n), load_first<V>(w + c, n)), xh);
