@@ -1,6 +1,8 @@
 // Micro-benchmark of the native kernels against the TypeScript reference at the shapes training and
-// generation use: median wall time of repeated calls. Run: node --import tsx bench/kernels.ts [--quick]
-// (--quick: fewer repetitions, and the reference only where it takes under a few seconds).
+// generation use: median wall time of repeated calls, and the process CPU time per call (summed over
+// threads: on a shared, oversubscribed machine it shows what the kernel costs when it does get the cores).
+// Run: node --import tsx bench/kernels.ts [--quick] [--no-js]   (PEFT_TS_THREADS=n sets the threads)
+// --quick: fewer repetitions; --no-js: skip the reference (minutes at the training shapes).
 
 import os from "node:os";
 import type { AttentionDims, Backend } from "../src/backend/kernels.ts";
@@ -9,6 +11,7 @@ import { loadNativeBackend, nativeAddon } from "../src/backend/native/index.ts";
 import { Rng } from "../src/util/random.ts";
 
 const quick = process.argv.includes("--quick");
+const noJs = process.argv.includes("--no-js");
 const loaded = loadNativeBackend();
 if (loaded instanceof Error) {
   console.error(`native library unavailable: ${loaded.message}`);
@@ -23,37 +26,42 @@ function randn(n: number, scale = 1): Float32Array {
   return a;
 }
 
-/** Median milliseconds of `runs` calls after `warmup` calls (stops early after `budgetMs`). */
-function time(fn: () => void, runs: number, warmup = 2, budgetMs = 20_000): number {
+/** Median wall milliseconds of `runs` calls after `warmup` calls (stops early after `budgetMs`), and CPU ms per call. */
+function time(fn: () => void, runs: number, warmup = 2, budgetMs = 20_000): { wall: number; cpu: number } {
   for (let i = 0; i < warmup; i++) fn();
   const ts: number[] = [];
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     fn();
     ts.push(performance.now() - t0);
     if (performance.now() - start > budgetMs) break;
   }
+  const cpu = process.cpuUsage(cpu0);
   ts.sort((a, b) => a - b);
-  return ts[Math.floor(ts.length / 2)]!;
+  return { wall: ts[Math.floor(ts.length / 2)]!, cpu: (cpu.user + cpu.system) / 1000 / ts.length };
 }
 
 interface Row {
   kernel: string;
   shape: string;
   nativeMs: number;
+  nativeCpuMs: number;
   jsMs: number | null;
-  gflops: number | null;
+  flops: number | null;
 }
 const rows: Row[] = [];
+const gflops = (flops: number, ms: number) => (flops / (ms * 1e6)).toFixed(1);
 
 function bench(kernel: string, shape: string, make: (be: Backend) => () => void, opts: { flops?: number; js?: boolean } = {}): void {
-  const nativeMs = time(make(nb), quick ? 5 : 21, 3);
-  const jsMs = opts.js === false ? null : time(make(jsBackend), quick ? 1 : 3, quick ? 0 : 1, quick ? 5_000 : 60_000);
-  const gflops = opts.flops ? opts.flops / (nativeMs * 1e6) : null;
-  rows.push({ kernel, shape, nativeMs, jsMs, gflops });
-  const js = jsMs === null ? "" : `  js ${jsMs.toFixed(1)} ms  (×${(jsMs / nativeMs).toFixed(0)})`;
-  console.error(`${kernel.padEnd(22)} ${shape.padEnd(40)} native ${nativeMs.toFixed(3)} ms${gflops ? `  ${gflops.toFixed(1)} GFLOP/s` : ""}${js}`);
+  const native = time(make(nb), quick ? 5 : 21, 3);
+  const jsMs = opts.js === false || noJs ? null : time(make(jsBackend), quick ? 1 : 3, quick ? 0 : 1, quick ? 5_000 : 60_000).wall;
+  const row: Row = { kernel, shape, nativeMs: native.wall, nativeCpuMs: native.cpu, jsMs, flops: opts.flops ?? null };
+  rows.push(row);
+  const js = jsMs === null ? "" : `  js ${jsMs.toFixed(1)} ms  (×${(jsMs / native.wall).toFixed(0)})`;
+  const rate = row.flops ? `  ${gflops(row.flops, native.wall)} GFLOP/s (${gflops(row.flops, native.cpu)} per CPU-s)` : "";
+  console.error(`${kernel.padEnd(18)} ${shape.padEnd(48)} native ${native.wall.toFixed(3)} ms, cpu ${native.cpu.toFixed(3)} ms${rate}${js}`);
 }
 
 function attentionCase(name: string, B: number, T: number, S: number, nh: number, nkv: number, hd: number, jsToo: boolean): void {
@@ -78,7 +86,10 @@ function attentionCase(name: string, B: number, T: number, S: number, nh: number
 }
 
 const info = nativeAddon()!.info();
-console.error(`native: ${info.isa}, ${info.threads} threads; ${os.cpus()[0]?.model} × ${os.cpus().length}`);
+console.error(
+  `native: ${info.isa}, ${info.threads} threads (PEFT_TS_THREADS); ${os.cpus()[0]?.model} × ${os.cpus().length}; ` +
+    `load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${new Date().toISOString()}`,
+);
 
 attentionCase("SmolLM2-135M", 4, 256, 256, 9, 3, 64, !quick);
 attentionCase("tiny preset", 4, 256, 256, 8, 4, 32, !quick);
@@ -117,10 +128,12 @@ for (const [r, V] of [[170, 49152], [55, 151936]] as const) {
   bench("adamw", `${n}`, (be) => () => be.adamw(p, g, m, v, n, hp));
 }
 
-console.log(`| kernel | shape | native (ms) | js (ms) | speed-up | native GFLOP/s |`);
-console.log(`| --- | --- | ---: | ---: | ---: | ---: |`);
+console.log(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+console.log(`| kernel | shape | native wall (ms) | native CPU (ms) | js wall (ms) | speed-up | GFLOP/s wall | GFLOP/s per CPU-s |`);
+console.log(`| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |`);
 for (const r of rows) {
   const js = r.jsMs === null ? "–" : r.jsMs.toFixed(1);
   const up = r.jsMs === null ? "–" : `${(r.jsMs / r.nativeMs).toFixed(0)}×`;
-  console.log(`| ${r.kernel} | ${r.shape} | ${r.nativeMs.toFixed(3)} | ${js} | ${up} | ${r.gflops ? r.gflops.toFixed(1) : "–"} |`);
+  const [gw, gc] = r.flops ? [gflops(r.flops, r.nativeMs), gflops(r.flops, r.nativeCpuMs)] : ["–", "–"];
+  console.log(`| ${r.kernel} | ${r.shape} | ${r.nativeMs.toFixed(3)} | ${r.nativeCpuMs.toFixed(3)} | ${js} | ${up} | ${gw} | ${gc} |`);
 }

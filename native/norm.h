@@ -69,11 +69,13 @@ void rms_norm(const float* x, const float* w, float* out, float* rstd, int64_t r
   });
 }
 
-/** Column pass for the parameter gradients: acc[c] = Σ_r dy·x̂ (and Σ_r dy), float64, row order. */
-template <class V>
+/**
+ * Column pass for the parameter gradients: dw[c] += Σ_r dy·x̂ (and db[c] += Σ_r dy when kBias), float64,
+ * row order, split over column ranges.
+ */
+template <bool kBias>
 void param_grads(const float* x, const float* mean, const float* rstd, const float* dy, float* dw, float* db,
                  int64_t rows, int64_t cols) {
-  if (!dw && !db) return;
   constexpr int64_t kBlock = 256;
   const int64_t span = rows * cols < 2 * kMinTaskElems ? cols : (cols + 7) / 8;
   const int64_t width = span < 64 ? 64 : (span + 15) / 16 * 16;
@@ -88,12 +90,12 @@ void param_grads(const float* x, const float* mean, const float* rstd, const flo
         const double mu = mean ? mean[r] : 0.0, rs = rstd[r];
         for (int64_t c = 0; c < n; c++) {
           acc_w[c] += static_cast<double>(gr[c]) * ((xr[c] - mu) * rs);
-          acc_b[c] += gr[c];
+          if constexpr (kBias) acc_b[c] += gr[c];
         }
       }
       if (dw)
         for (int64_t c = 0; c < n; c++) dw[b0 + c] = static_cast<float>(dw[b0 + c] + acc_w[c]);
-      if (db)
+      if (kBias)
         for (int64_t c = 0; c < n; c++) db[b0 + c] = static_cast<float>(db[b0 + c] + acc_b[c]);
     }
   });
@@ -135,7 +137,7 @@ void rms_norm_backward(const float* x, const float* w, const float* rstd, const 
       store_first<V>(dx + r * cols + c, V::mul(vr, V::fnma(xh, m, g)), n);
     });
   });
-  param_grads<V>(x, nullptr, rstd, dy, dw, nullptr, rows, cols);
+  if (dw) param_grads<false>(x, nullptr, rstd, dy, dw, nullptr, rows, cols);
 }
 
 template <class V>
@@ -184,7 +186,11 @@ void layer_norm_backward(const float* x, const float* w, const float* mean, cons
       store_first<V>(dx + r * cols + c, V::mul(vr, V::fnma(xh, gx_mean, V::sub(g, g_mean))), n);
     });
   });
-  param_grads<V>(x, mean, rstd, dy, dw, db, rows, cols);
+  if (db) {
+    param_grads<true>(x, mean, rstd, dy, dw, db, rows, cols);
+  } else if (dw) {
+    param_grads<false>(x, mean, rstd, dy, dw, nullptr, rows, cols);
+  }
 }
 
 }  // namespace norm
