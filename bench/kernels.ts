@@ -64,7 +64,7 @@ function bench(kernel: string, shape: string, make: (be: Backend) => () => void,
   console.error(`${kernel.padEnd(18)} ${shape.padEnd(48)} native ${native.wall.toFixed(3)} ms, cpu ${native.cpu.toFixed(3)} ms${rate}${js}`);
 }
 
-function attentionCase(name: string, B: number, T: number, S: number, nh: number, nkv: number, hd: number, jsToo: boolean): void {
+function attentionCase(name: string, B: number, T: number, S: number, nh: number, nkv: number, hd: number, jsToo: boolean, backward = true): void {
   const dims: AttentionDims = {
     B, T, S, nh, nkv, hd, scale: 1 / Math.sqrt(hd), causal: true, keyMask: null,
     kvRowStride: nkv * hd, kvBatchStride: S * nkv * hd,
@@ -79,6 +79,7 @@ function attentionCase(name: string, B: number, T: number, S: number, nh: number
   const fwd = 4 * B * nh * pairs * hd;
   const shape = `${name} B=${B} T=${T} S=${S} nh=${nh} nkv=${nkv} hd=${hd}`;
   bench("attention fwd", shape, (be) => () => be.attention(q, k, v, out, lse, dims), { flops: fwd, js: jsToo });
+  if (!backward) return;
   bench("attention bwd", shape, (be) => () => be.attentionBackward(q, k, v, out, lse, dOut, dq, dk, dv, dims), {
     flops: 2.5 * fwd,
     js: jsToo,
@@ -93,8 +94,8 @@ console.error(
 
 attentionCase("SmolLM2-135M", 4, 256, 256, 9, 3, 64, !quick);
 attentionCase("tiny preset", 4, 256, 256, 8, 4, 32, !quick);
-attentionCase("SmolLM2 decode", 1, 1, 1024, 9, 3, 64, true);
-attentionCase("tiny decode", 1, 1, 1024, 8, 4, 32, true);
+attentionCase("SmolLM2 decode", 1, 1, 1024, 9, 3, 64, true, false);
+attentionCase("tiny decode", 1, 1, 1024, 8, 4, 32, true, false);
 
 {
   const [r, c] = [1024, 576];
