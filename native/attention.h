@@ -343,9 +343,9 @@ struct Staged {
 };
 
 /**
- * Pᵀ from recomputed scores St [nb × Mp] (log2 units) in place: 2^(St − lse·log2e), 0 where masked. Padded rows have
- * −lse·log2e = −∞ and so give 0 without a mask. (A row that sees no key has lse = −∞; all its entries are
- * masked: by the padding mask, or by the causal one, which `diag` then covers.)
+ * Pᵀ from recomputed scores St [nb × Mp] (log2 units) in place: 2^(St − lse·log2e), 0 where masked.
+ * Padded rows have −lse·log2e = −∞ and so give 0 without a mask. (A row that sees no key has lse = −∞;
+ * all its entries are masked: by the padding mask, or by the causal one, which `diag` then covers.)
  */
 template <class V>
 void probabilities(float* St, int64_t nb, int64_t Mp, int64_t s0, const Staged& st, bool diag,
