@@ -1,5 +1,6 @@
 // Node-API bindings of the activation family (activation.h) and its scalar instantiation.
 #include "activation.h"
+
 #include "binding.h"
 #include "simd_scalar.h"
 
@@ -13,7 +14,8 @@ const ActivationTable& kernels() { return for_isa(kActivationScalar, kActivation
 
 bool tanh_form(const Napi::CallbackInfo& info, size_t i, const char* op) {
   const std::string a = info[i].As<Napi::String>().Utf8Value();
-  if (a != "none" && a != "tanh") throw Napi::TypeError::New(info.Env(), std::string(op) + ": approximate must be none or tanh");
+  if (a != "none" && a != "tanh")
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": approximate must be none or tanh");
   return a == "tanh";
 }
 

@@ -1,5 +1,6 @@
 // Node-API bindings of the fused attention (attention.h) and its scalar instantiation.
 #include "attention.h"
+
 #include "binding.h"
 #include "simd_scalar.h"
 
@@ -28,10 +29,12 @@ AttentionArgs read_args(const Napi::CallbackInfo& info, size_t i, const char* op
     throw Napi::RangeError::New(info.Env(), std::string(op) + ": " + std::to_string(a.nh) + " query heads, " +
                                                 std::to_string(a.nkv) + " kv heads of " + std::to_string(a.hd));
   }
-  if (a.kv_row_stride < a.nkv * a.hd) throw Napi::RangeError::New(info.Env(), std::string(op) + ": kvRowStride < nkv·hd");
+  if (a.kv_row_stride < a.nkv * a.hd)
+    throw Napi::RangeError::New(info.Env(), std::string(op) + ": kvRowStride < nkv·hd");
   a.key_mask = checked_array<uint8_t>(info, i + 8, a.B * a.S, op, "keyMask", true);
   const int64_t q_size = a.B * a.T * a.nh * a.hd;
-  const int64_t kv_size = a.B == 0 || a.S == 0 ? 0 : (a.B - 1) * a.kv_batch_stride + (a.S - 1) * a.kv_row_stride + a.nkv * a.hd;
+  const int64_t kv_size =
+      a.B == 0 || a.S == 0 ? 0 : (a.B - 1) * a.kv_batch_stride + (a.S - 1) * a.kv_row_stride + a.nkv * a.hd;
   a.q = checked_array<float>(info, 0, q_size, op, "q");
   a.k = checked_array<float>(info, 1, kv_size, op, "k");
   a.v = checked_array<float>(info, 2, kv_size, op, "v");
@@ -54,9 +57,10 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   const char* op = "attentionBackward";
   const AttentionArgs a = read_args(info, 9, op);
   const int64_t q_size = a.B * a.T * a.nh * a.hd, kv_dense = a.B * a.S * a.nkv * a.hd;
-  kernels().backward(a, checked_array<float>(info, 3, q_size, op, "out"), checked_array<float>(info, 4, a.B * a.nh * a.T, op, "lse"),
-                     checked_array<float>(info, 5, q_size, op, "dOut"), checked_array<float>(info, 6, q_size, op, "dq"),
-                     checked_array<float>(info, 7, kv_dense, op, "dk"), checked_array<float>(info, 8, kv_dense, op, "dv"));
+  kernels().backward(
+      a, checked_array<float>(info, 3, q_size, op, "out"), checked_array<float>(info, 4, a.B * a.nh * a.T, op, "lse"),
+      checked_array<float>(info, 5, q_size, op, "dOut"), checked_array<float>(info, 6, q_size, op, "dq"),
+      checked_array<float>(info, 7, kv_dense, op, "dk"), checked_array<float>(info, 8, kv_dense, op, "dv"));
   return info.Env().Undefined();
 }
 

@@ -10,15 +10,15 @@
 // transposed, Sᵀ = K·Qᵀ [keys × rows]: K rows are read in place by broadcast, Qᵀ is packed once per tile,
 // and the softmax statistics run down the columns, one vector lane per query row (no horizontal sums).
 //
-// Forward, per (batch, KV head, query tile[, key split]): for each block of kKeyBlock keys,
-// Sᵀ = K·Qᵀ, scale by scale·log2(e), mask (causal / padding) only on blocks that need it, online softmax
-// (running max m and sum l per row, exp2 on the vector unit), rescale O, O += P·V. Never more than one
-// block of scores exists. Decode-sized problems (few tiles) also split the keys, and the partial (m, l, O)
-// are merged afterwards in split order.
+// Forward, per (batch, KV head, query tile[, key split]): for each block of kForwardKeyBlock keys,
+// Sᵀ = K·Qᵀ (Qᵀ pre-scaled by scale·log2 e), mask (causal / padding) only on blocks that need it, online
+// softmax (reference max m and sum l per row, exp2 on the vector unit, lazy rescaling), rescale O where m
+// moved, O += P·V. Never more than one block of scores exists. Decode-sized problems (few tiles) also
+// split the keys, and the partial (m, l, O) are merged afterwards in split order.
 //
 // Backward (FlashAttention-2 order), per (batch, KV head[, key split]): Q, dO (rows and transposed),
 // lse and D = rowsum(dO ⊙ O) are staged once; then for each key block, over the query tiles that see it:
-//   Pᵀ = exp2(K·Qᵀ·scale·log2e − lse·log2e)   (recomputed from lse; masked entries 0)
+//   Pᵀ = exp2(K·(scale·log2e·Q)ᵀ − lse·log2e)   (recomputed from lse; masked entries 0)
 //   dV_blk += Pᵀ·dO,  dPᵀ = V·dOᵀ,  dSᵀ = Pᵀ ⊙ (dPᵀ − D)·scale,  dK_blk += dSᵀ·Q,  dQ += dS·K
 // dK/dV of a block are finished before the next; dQ of the whole (batch, KV head) stays in the task.
 // Every output row has one owner task, so there are no atomics; with key splits (few tasks) each split
@@ -56,29 +56,35 @@ extern const AttentionTable kAttentionScalar, kAttentionAvx2, kAttentionAvx512;
 namespace {
 namespace attention {
 
-constexpr int64_t kKeyBlock = 64;     // keys per block
-constexpr int64_t kMaxTileRows = 96;  // G · tile_t at most (a tile's Qᵀ, scores and O stay in L1/L2)
+// Keys per block: the backward's smaller blocks waste less work on the causal diagonal, which pays for
+// their overhead there (5 products per block); the forward is better with fewer, larger blocks.
+constexpr int64_t kForwardKeyBlock = 64;
+constexpr int64_t kBackwardKeyBlock = 32;
+constexpr int64_t kMaxTileRows = 64;  // G · tile_t at most: a tile's Qᵀ, scores and O stay near L1 (measured best)
 constexpr int64_t kMinTasks = 8;      // below this many tiles, split the keys too
 constexpr double kLn2 = 0.6931471805599453;
 constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kRescaleSlack = 8.f;  // log2 units: probabilities stay ≤ 256 between rescales
 
 /** How the work is cut (a function of the shapes only). */
 struct Plan {
-  int64_t G;       // query heads per KV head
-  int64_t tile_t;  // time steps per query tile
-  int64_t tiles;   // query tiles per (batch, KV head)
-  int64_t blocks;  // key blocks
-  int64_t max_rows;  // rows of the largest tile, rounded up to whole vectors
+  int64_t G;          // query heads per KV head
+  int64_t tile_t;     // time steps per query tile
+  int64_t tiles;      // query tiles per (batch, KV head)
+  int64_t key_block;  // keys per block
+  int64_t blocks;     // key blocks
+  int64_t max_rows;   // rows of the largest tile, rounded up to whole vectors
 };
 
 template <class V>
-Plan make_plan(const AttentionArgs& a) {
+Plan make_plan(const AttentionArgs& a, int64_t key_block) {
   Plan p;
+  p.key_block = key_block;
   p.G = a.nh / a.nkv;
   p.tile_t = 64;
   while (p.tile_t > 1 && p.G * p.tile_t > kMaxTileRows) p.tile_t /= 2;
   p.tiles = (a.T + p.tile_t - 1) / p.tile_t;
-  p.blocks = (a.S + kKeyBlock - 1) / kKeyBlock;
+  p.blocks = (a.S + key_block - 1) / key_block;
   p.max_rows = (p.G * p.tile_t + V::W - 1) / V::W * V::W;
   return p;
 }
@@ -99,7 +105,9 @@ Tile make_tile(const AttentionArgs& a, const Plan& p, int64_t i) {
 }
 
 /** Offset of row (b, t, h) of a [B, T, nh, hd] tensor. */
-inline int64_t q_offset(const AttentionArgs& a, int64_t b, int64_t t, int64_t h) { return ((b * a.T + t) * a.nh + h) * a.hd; }
+inline int64_t q_offset(const AttentionArgs& a, int64_t b, int64_t t, int64_t h) {
+  return ((b * a.T + t) * a.nh + h) * a.hd;
+}
 
 inline int64_t kv_offset(const AttentionArgs& a, int64_t b, int64_t s, int64_t kvh) {
   return b * a.kv_batch_stride + s * a.kv_row_stride + kvh * a.hd;
@@ -118,7 +126,8 @@ void split_blocks(int64_t blocks, int64_t n, int64_t i, Weight&& weight, int64_t
     if (k >= n) return blocks;
     double run = 0;
     int64_t j = 0;
-    while (j < blocks && run + 0.5 * weight(j) < total * static_cast<double>(k) / static_cast<double>(n)) run += weight(j++);
+    while (j < blocks && run + 0.5 * weight(j) < total * static_cast<double>(k) / static_cast<double>(n))
+      run += weight(j++);
     return j;
   };
   *lo = cut(i);
@@ -126,42 +135,66 @@ void split_blocks(int64_t blocks, int64_t n, int64_t i, Weight&& weight, int64_t
 }
 
 /**
- * Online-softmax update for one block of scores St [nb × Mp] (raw dot products in, probabilities out):
- * per row r (a lane), m ← max(m, max_s c·St), alpha = 2^(m_old − m), l ← l·alpha + Σ_s 2^(c·St − m).
- * Masked entries (key s0 + s after the row's last key, or a padding key) become 0.
+ * Online-softmax update for one block of scores St [nb × Mp] (already scaled to log2 units: Qᵀ carries
+ * scale·log2 e), probabilities written in place. Per row r (a vector lane): the reference point m moves
+ * up only when the block's max exceeds it by more than kRescaleSlack (lazy rescaling: the probabilities
+ * stay ≤ 2^kRescaleSlack, harmless in float32, and O and l are rescaled far less often); then
+ * alpha = 2^(m_old − m), l ← l·alpha + Σ_s 2^(St − m). Entries of keys after the row's last key, or of
+ * padding keys, are set to −∞ first and so give 0.
  */
 template <class V>
-void softmax_block(float* St, int64_t nb, int64_t Mp, int64_t s0, float c, const float* lim, bool diag,
-                   const uint8_t* key_mask, float* m, float* l, float* alpha) {
+void softmax_block(float* St, int64_t nb, int64_t Mp, int64_t s0, const float* lim, bool diag, const uint8_t* key_mask,
+                   float* m, float* l, float* alpha) {
   using F = typename V::F;
-  const F vc = V::set1(c), ninf = V::set1(-INFINITY);
+  const F ninf = V::set1(-INFINITY);
+  const bool masked = diag || key_mask;
   for (int64_t j = 0; j < Mp; j += V::W) {
-    const F vlim = V::load(lim + j);
-    F mx = ninf;
-    for (int64_t s = 0; s < nb; s++) {
-      float* p = St + s * Mp + j;
-      F x = V::mul(V::load(p), vc);
-      if (key_mask && !key_mask[s]) {
-        x = ninf;
-      } else if (diag) {
-        x = V::select(V::le(V::set1(static_cast<float>(s0 + s)), vlim), x, ninf);
+    F mx0 = ninf, mx1 = ninf;
+    if (masked) {
+      const F vlim = V::load(lim + j);
+      for (int64_t s = 0; s < nb; s++) {
+        float* p = St + s * Mp + j;
+        F x = V::load(p);
+        if (key_mask && !key_mask[s]) {
+          x = ninf;
+        } else if (diag) {
+          x = V::select(V::le(V::set1(static_cast<float>(s0 + s)), vlim), x, ninf);
+        }
+        V::store(p, x);
+        mx0 = V::max(mx0, x);
       }
-      V::store(p, x);
-      mx = V::max(mx, x);
+    } else {
+      int64_t s = 0;
+      for (; s + 1 < nb; s += 2) {
+        mx0 = V::max(mx0, V::load(St + s * Mp + j));
+        mx1 = V::max(mx1, V::load(St + (s + 1) * Mp + j));
+      }
+      if (s < nb) mx0 = V::max(mx0, V::load(St + s * Mp + j));
     }
+    const F mx = V::max(mx0, mx1);
     const F m_old = V::load(m + j);
-    const F m_new = V::max(m_old, mx);
+    const F m_new = V::select(V::lt(V::add(m_old, V::set1(kRescaleSlack)), mx), mx, m_old);
     // A row that has seen no key yet keeps m = −∞; subtract 0 instead so that no ∞ − ∞ appears.
     const F m_sub = V::select(V::eq(m_new, ninf), V::zero(), m_new);
-    const F a = vexp2<V>(V::sub(m_old, m_sub));
-    F sum = V::zero();
-    for (int64_t s = 0; s < nb; s++) {
+    F sum0 = V::zero(), sum1 = V::zero();
+    int64_t s = 0;
+    for (; s + 1 < nb; s += 2) {
       float* p = St + s * Mp + j;
-      const F e = vexp2<V>(V::sub(V::load(p), m_sub));
-      V::store(p, e);
-      sum = V::add(sum, e);
+      const F e0 = vexp2<V, true>(V::sub(V::load(p), m_sub));
+      const F e1 = vexp2<V, true>(V::sub(V::load(p + Mp), m_sub));
+      V::store(p, e0);
+      V::store(p + Mp, e1);
+      sum0 = V::add(sum0, e0);
+      sum1 = V::add(sum1, e1);
     }
-    V::store(l + j, V::fma(V::load(l + j), a, sum));
+    if (s < nb) {
+      float* p = St + s * Mp + j;
+      const F e = vexp2<V, true>(V::sub(V::load(p), m_sub));
+      V::store(p, e);
+      sum0 = V::add(sum0, e);
+    }
+    const F a = vexp2<V, true>(V::sub(m_old, m_sub));
+    V::store(l + j, V::fma(V::load(l + j), a, V::add(sum0, sum1)));
     V::store(m + j, m_new);
     V::store(alpha + j, a);
   }
@@ -185,19 +218,23 @@ void finish_row(const float* O, float m, float l, int64_t hd, float* out, float*
  * finished into out/lse; otherwise each row's (O, m, l) is stored at partial + r·(hd + 2) for the merge.
  */
 template <class V>
-void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh, int64_t ti, int64_t kb_lo, int64_t kb_hi,
-                  float* out, float* lse, float* partial) {
+void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh, int64_t ti, int64_t kb_lo,
+                  int64_t kb_hi, float* out, float* lse, float* partial) {
   const Tile tl = make_tile<V>(a, p, ti);
   const int64_t hd = a.hd, M = tl.M, Mp = tl.Mp;
-  float* QT = thread_scratch(static_cast<size_t>(hd * Mp + kKeyBlock * Mp + M * hd + 4 * Mp));
+  const int64_t kb_size = p.key_block;
+  float* QT = thread_scratch(static_cast<size_t>(hd * Mp + kb_size * Mp + M * hd + 4 * Mp));
   float* St = QT + hd * Mp;
-  float* O = St + kKeyBlock * Mp;
+  float* O = St + kb_size * Mp;
   float* m = O + M * hd;
   float* l = m + Mp;
   float* alpha = l + Mp;
   float* lim = alpha + Mp;
 
-  tile::pack_transposed<V>(M, hd, [&](int64_t r) { return a.q + q_offset(a, b, tl.t0 + r / p.G, kvh * p.G + r % p.G); }, QT, Mp);
+  // Qᵀ carries scale·log2 e, so the scores come out in log2 units ready for exp2.
+  tile::pack_transposed<V>(
+      M, hd, [&](int64_t r) { return a.q + q_offset(a, b, tl.t0 + r / p.G, kvh * p.G + r % p.G); }, a.scale * kLog2e,
+      QT, Mp);
   for (int64_t r = 0; r < Mp; r++) {
     lim[r] = r < M ? static_cast<float>(last_key(a, tl.t0 + r / p.G)) : -1.f;
     m[r] = -INFINITY;
@@ -205,22 +242,23 @@ void forward_tile(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
   }
   std::memset(O, 0, sizeof(float) * M * hd);
 
-  const float c = a.scale * kLog2e;
   const int64_t seen = last_key(a, tl.t0 + tl.nt - 1) + 1;  // keys the tile's last row sees
-  int64_t s_end = kb_hi * kKeyBlock;
+  int64_t s_end = kb_hi * kb_size;
   if (s_end > seen) s_end = seen;
   if (s_end > a.S) s_end = a.S;
-  for (int64_t s0 = kb_lo * kKeyBlock; s0 < s_end; s0 += kKeyBlock) {
-    const int64_t nb = s_end - s0 < kKeyBlock ? s_end - s0 : kKeyBlock;
+  for (int64_t s0 = kb_lo * kb_size; s0 < s_end; s0 += kb_size) {
+    const int64_t nb = s_end - s0 < kb_size ? s_end - s0 : kb_size;
     const float* kb = a.k + kv_offset(a, b, s0, kvh);
     const float* vb = a.v + kv_offset(a, b, s0, kvh);
     tile::matmul<V>(nb, Mp, hd, kb, a.kv_row_stride, 1, QT, Mp, St, Mp, false);  // Sᵀ = K·Qᵀ
     const bool diag = s0 + nb - 1 > last_key(a, tl.t0);
-    softmax_block<V>(St, nb, Mp, s0, c, lim, diag, a.key_mask ? a.key_mask + b * a.S + s0 : nullptr, m, l, alpha);
+    softmax_block<V>(St, nb, Mp, s0, lim, diag, a.key_mask ? a.key_mask + b * a.S + s0 : nullptr, m, l, alpha);
     for (int64_t r = 0; r < M; r++) {
       if (alpha[r] == 1.f) continue;
       const auto va = V::set1(alpha[r]);
-      for_vectors<V>(0, hd, [&](int64_t d, int n) { store_first<V>(O + r * hd + d, V::mul(load_first<V>(O + r * hd + d, n), va), n); });
+      for_vectors<V>(0, hd, [&](int64_t d, int n) {
+        store_first<V>(O + r * hd + d, V::mul(load_first<V>(O + r * hd + d, n), va), n);
+      });
     }
     tile::matmul<V>(M, hd, nb, St, 1, Mp, vb, a.kv_row_stride, O, hd, true);  // O += P·V
   }
@@ -256,7 +294,9 @@ void merge_splits(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
         const float w = std::exp2(pr[hd] - m);  // 0 for a split that saw no key
         l += w * pr[hd + 1];
         const auto vw = V::set1(w);
-        for_vectors<V>(0, hd, [&](int64_t d, int n) { store_first<V>(O + d, V::fma(vw, load_first<V>(pr + d, n), load_first<V>(O + d, n)), n); });
+        for_vectors<V>(0, hd, [&](int64_t d, int n) {
+          store_first<V>(O + d, V::fma(vw, load_first<V>(pr + d, n), load_first<V>(O + d, n)), n);
+        });
       }
     }
     const int64_t t = tl.t0 + r / p.G, h = kvh * p.G + r % p.G;
@@ -266,7 +306,7 @@ void merge_splits(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh,
 
 template <class V>
 void forward(const AttentionArgs& a, float* out, float* lse) {
-  const Plan p = make_plan<V>(a);
+  const Plan p = make_plan<V>(a, kForwardKeyBlock);
   const int64_t units = a.B * a.nkv * p.tiles;
   if (units == 0) return;
   int64_t splits = units >= kMinTasks || p.blocks <= 1 ? 1 : (kMinTasks + units - 1) / units;
@@ -286,7 +326,8 @@ void forward(const AttentionArgs& a, float* out, float* lse) {
   if (!parts) return;
   parallel_for(static_cast<int>(units), [&](int unit) {
     const int64_t ti = unit % p.tiles, bk = unit / p.tiles;
-    merge_splits<V>(a, p, bk / a.nkv, bk % a.nkv, ti, parts + unit * splits * part_stride, splits, part_stride, out, lse);
+    merge_splits<V>(a, p, bk / a.nkv, bk % a.nkv, ti, parts + unit * splits * part_stride, splits, part_stride, out,
+                    lse);
   });
 }
 
@@ -302,21 +343,20 @@ struct Staged {
 };
 
 /**
- * Pᵀ from recomputed scores St [nb × Mp] in place: 2^(c·St − lse·log2e), 0 where masked. Padded rows have
- * −lse·log2e = −∞ and so give 0 without a mask. (A row that sees no key has lse = −∞; all its entries are
- * masked: by the padding mask, or by the causal one, which `diag` then covers.)
+ * Pᵀ from recomputed scores St [nb × Mp] (log2 units) in place: 2^(St − lse·log2e), 0 where masked.
+ * Padded rows have −lse·log2e = −∞ and so give 0 without a mask. (A row that sees no key has lse = −∞;
+ * all its entries are masked: by the padding mask, or by the causal one, which `diag` then covers.)
  */
 template <class V>
-void probabilities(float* St, int64_t nb, int64_t Mp, int64_t s0, float c, const Staged& st, bool diag,
+void probabilities(float* St, int64_t nb, int64_t Mp, int64_t s0, const Staged& st, bool diag,
                    const uint8_t* key_mask) {
   using F = typename V::F;
-  const F vc = V::set1(c);
   for (int64_t s = 0; s < nb; s++) {
     const bool dead = key_mask && !key_mask[s];
     const F ks = V::set1(static_cast<float>(s0 + s));
     for (int64_t j = 0; j < Mp; j += V::W) {
       float* p = St + s * Mp + j;
-      F e = dead ? V::zero() : vexp2<V>(V::fma(V::load(p), vc, V::load(st.nlse2 + j)));
+      F e = dead ? V::zero() : vexp2<V>(V::add(V::load(p), V::load(st.nlse2 + j)));
       if (diag) e = V::select(V::le(ks, V::load(st.lim + j)), e, V::zero());
       V::store(p, e);
     }
@@ -341,17 +381,20 @@ void score_grads(const float* Pt, float* dPt, int64_t nb, int64_t Mp, const floa
  */
 template <class V>
 void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh, int64_t kb_lo, int64_t kb_hi,
-                   const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv, float* dq_part) {
+                   const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv,
+                   float* dq_part) {
   const int64_t G = p.G, hd = a.hd, R = a.T * G, Mpx = p.max_rows;
-  const size_t need = static_cast<size_t>(3 * R * hd + p.tiles * (2 * hd * Mpx + 3 * Mpx) + 2 * kKeyBlock * Mpx + 2 * kKeyBlock * hd);
+  const int64_t kb_size = p.key_block;
+  const size_t need =
+      static_cast<size_t>(3 * R * hd + p.tiles * (2 * hd * Mpx + 3 * Mpx) + 2 * kb_size * Mpx + 2 * kb_size * hd);
   float* Qr = thread_scratch(need);
   float* dOr = Qr + R * hd;
   float* dQ = dOr + R * hd;
   float* staged = dQ + R * hd;
   float* St = staged + p.tiles * (2 * hd * Mpx + 3 * Mpx);
-  float* dPt = St + kKeyBlock * Mpx;
-  float* dKb = dPt + kKeyBlock * Mpx;
-  float* dVb = dKb + kKeyBlock * hd;
+  float* dPt = St + kb_size * Mpx;
+  float* dKb = dPt + kb_size * Mpx;
+  float* dVb = dKb + kb_size * hd;
   if (dq_part) dQ = dq_part;
 
   auto stage = [&](int64_t ti) {
@@ -369,8 +412,8 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
     const Staged st = stage(ti);
     const float* q0 = Qr + tl.t0 * G * hd;
     const float* g0 = dOr + tl.t0 * G * hd;
-    tile::pack_transposed<V>(tl.M, hd, [&](int64_t r) { return q0 + r * hd; }, st.QT, tl.Mp);
-    tile::pack_transposed<V>(tl.M, hd, [&](int64_t r) { return g0 + r * hd; }, st.dOT, tl.Mp);
+    tile::pack_transposed<V>(tl.M, hd, [&](int64_t r) { return q0 + r * hd; }, a.scale * kLog2e, st.QT, tl.Mp);
+    tile::pack_transposed<V>(tl.M, hd, [&](int64_t r) { return g0 + r * hd; }, 1.f, st.dOT, tl.Mp);
     for (int64_t r = 0; r < tl.Mp; r++) {
       if (r >= tl.M) {
         st.nlse2[r] = -INFINITY;
@@ -382,14 +425,14 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
       const float* orow = out + q_offset(a, b, t, h);
       const float* grow = g0 + r * hd;
       st.nlse2[r] = -lse[(b * a.nh + h) * a.T + t] * kLog2e;
-      st.D[r] = reduce_sum<V>(hd, [&](int64_t d, int n) { return V::mul(load_first<V>(grow + d, n), load_first<V>(orow + d, n)); });
+      st.D[r] = reduce_sum<V>(
+          hd, [&](int64_t d, int n) { return V::mul(load_first<V>(grow + d, n), load_first<V>(orow + d, n)); });
       st.lim[r] = static_cast<float>(last_key(a, t));
     }
   }
 
-  const float c = a.scale * kLog2e;
   for (int64_t j = kb_lo; j < kb_hi; j++) {
-    const int64_t s0 = j * kKeyBlock, nb = a.S - s0 < kKeyBlock ? a.S - s0 : kKeyBlock;
+    const int64_t s0 = j * kb_size, nb = a.S - s0 < kb_size ? a.S - s0 : kb_size;
     const float* kb = a.k + kv_offset(a, b, s0, kvh);
     const float* vb = a.v + kv_offset(a, b, s0, kvh);
     const uint8_t* km = a.key_mask ? a.key_mask + b * a.S + s0 : nullptr;
@@ -403,11 +446,11 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
       const float* q0 = Qr + tl.t0 * G * hd;
       const float* g0 = dOr + tl.t0 * G * hd;
       tile::matmul<V>(nb, Mp, hd, kb, a.kv_row_stride, 1, st.QT, Mp, St, Mp, false);  // Sᵀ = K·Qᵀ
-      probabilities<V>(St, nb, Mp, s0, c, st, s0 + nb - 1 > last_key(a, tl.t0), km);
+      probabilities<V>(St, nb, Mp, s0, st, s0 + nb - 1 > last_key(a, tl.t0), km);
       tile::matmul<V>(nb, hd, M, St, Mp, 1, g0, hd, dVb, hd, true);                     // dV += Pᵀ·dO
       tile::matmul<V>(nb, Mp, hd, vb, a.kv_row_stride, 1, st.dOT, Mp, dPt, Mp, false);  // dPᵀ = V·dOᵀ
       score_grads<V>(St, dPt, nb, Mp, st.D, a.scale);
-      tile::matmul<V>(nb, hd, M, dPt, Mp, 1, q0, hd, dKb, hd, true);                                   // dK += dSᵀ·Q
+      tile::matmul<V>(nb, hd, M, dPt, Mp, 1, q0, hd, dKb, hd, true);                               // dK += dSᵀ·Q
       tile::matmul<V>(M, hd, nb, dPt, 1, Mp, kb, a.kv_row_stride, dQ + tl.t0 * G * hd, hd, true);  // dQ += dS·K
     }
     for (int64_t s = 0; s < nb; s++) {
@@ -417,12 +460,14 @@ void backward_task(const AttentionArgs& a, const Plan& p, int64_t b, int64_t kvh
     }
   }
   if (dq_part) return;
-  for (int64_t r = 0; r < R; r++) std::memcpy(dq + q_offset(a, b, r / G, kvh * G + r % G), dQ + r * hd, sizeof(float) * hd);
+  for (int64_t r = 0; r < R; r++)
+    std::memcpy(dq + q_offset(a, b, r / G, kvh * G + r % G), dQ + r * hd, sizeof(float) * hd);
 }
 
 template <class V>
-void backward(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv) {
-  const Plan p = make_plan<V>(a);
+void backward(const AttentionArgs& a, const float* out, const float* lse, const float* dout, float* dq, float* dk,
+              float* dv) {
+  const Plan p = make_plan<V>(a, kBackwardKeyBlock);
   const int64_t units = a.B * a.nkv;
   if (units == 0) return;
   int64_t splits = units >= kMinTasks / 2 || p.blocks <= 1 ? 1 : (kMinTasks / 2 + units - 1) / units;
@@ -431,7 +476,7 @@ void backward(const AttentionArgs& a, const float* out, const float* lse, const 
   float* parts = splits > 1 ? call_scratch(static_cast<size_t>(units * splits * R * a.hd)) : nullptr;
   // Under a causal mask an early key block is seen by more queries: split by that work.
   auto work = [&](int64_t j) {
-    const int64_t first = j * kKeyBlock - (a.S - a.T);  // first query time that sees block j
+    const int64_t first = j * p.key_block - (a.S - a.T);  // first query time that sees block j
     return static_cast<double>(a.T - (first < 0 ? 0 : first > a.T ? a.T : first));
   };
   parallel_for(static_cast<int>(units * splits), [&](int task) {

@@ -103,17 +103,19 @@ void matmul(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, int64_
 }
 
 /**
- * dst[c, r] = row(r)[c] for r < rows, c < cols, and 0 for rows ≤ r < round_up(rows, W): the transpose of
- * `rows` rows of `cols` floats into [cols, ld] (ld a multiple of W), in W × W register blocks.
+ * dst[c, r] = scale · row(r)[c] for r < rows, c < cols, and 0 for rows ≤ r < round_up(rows, W): the
+ * transpose of `rows` rows of `cols` floats into [cols, ld] (ld a multiple of W), in W × W register blocks.
  */
 template <class V, class RowPtr>
-void pack_transposed(int64_t rows, int64_t cols, RowPtr&& row, float* dst, int64_t ld) {
+void pack_transposed(int64_t rows, int64_t cols, RowPtr&& row, float scale, float* dst, int64_t ld) {
+  const auto vs = V::set1(scale);
   using F = typename V::F;
   for (int64_t r0 = 0; r0 < rows; r0 += V::W) {
     for (int64_t c0 = 0; c0 < cols; c0 += V::W) {
       const int w = cols - c0 < V::W ? static_cast<int>(cols - c0) : V::W;
       F blk[V::W];
-      for (int i = 0; i < V::W; i++) blk[i] = r0 + i < rows ? load_first<V>(row(r0 + i) + c0, w) : V::zero();
+      for (int i = 0; i < V::W; i++)
+        blk[i] = r0 + i < rows ? V::mul(load_first<V>(row(r0 + i) + c0, w), vs) : V::zero();
       V::transpose(blk);
       for (int j = 0; j < w; j++) V::store(dst + (c0 + j) * ld + r0, blk[j]);
     }

@@ -19,12 +19,28 @@ const Table& for_isa(const Table& scalar, const Table& avx2, const Table& avx512
   }
 }
 
-template <class T> constexpr napi_typedarray_type typed_array_kind();
-template <> constexpr napi_typedarray_type typed_array_kind<float>() { return napi_float32_array; }
-template <> constexpr napi_typedarray_type typed_array_kind<uint16_t>() { return napi_uint16_array; }
-template <> constexpr napi_typedarray_type typed_array_kind<int32_t>() { return napi_int32_array; }
-template <> constexpr napi_typedarray_type typed_array_kind<uint8_t>() { return napi_uint8_array; }
-template <> constexpr napi_typedarray_type typed_array_kind<int8_t>() { return napi_int8_array; }
+template <class T>
+constexpr napi_typedarray_type typed_array_kind();
+template <>
+constexpr napi_typedarray_type typed_array_kind<float>() {
+  return napi_float32_array;
+}
+template <>
+constexpr napi_typedarray_type typed_array_kind<uint16_t>() {
+  return napi_uint16_array;
+}
+template <>
+constexpr napi_typedarray_type typed_array_kind<int32_t>() {
+  return napi_int32_array;
+}
+template <>
+constexpr napi_typedarray_type typed_array_kind<uint8_t>() {
+  return napi_uint8_array;
+}
+template <>
+constexpr napi_typedarray_type typed_array_kind<int8_t>() {
+  return napi_int8_array;
+}
 
 /** Argument i as a T array of at least `need` elements (or null when `nullable` and null is passed). */
 template <class T>
@@ -37,8 +53,9 @@ T* checked_array(const Napi::CallbackInfo& info, size_t i, int64_t need, const c
   }
   Napi::TypedArrayOf<T> a = v.As<Napi::TypedArrayOf<T>>();
   if (need < 0 || static_cast<int64_t>(a.ElementLength()) < need) {
-    throw Napi::RangeError::New(info.Env(), std::string(op) + ": " + name + " has " + std::to_string(a.ElementLength()) +
-                                                " elements, needs " + std::to_string(need));
+    throw Napi::RangeError::New(info.Env(), std::string(op) + ": " + name + " has " +
+                                                std::to_string(a.ElementLength()) + " elements, needs " +
+                                                std::to_string(need));
   }
   return a.Data();
 }

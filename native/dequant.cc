@@ -1,6 +1,7 @@
 // Node-API bindings of dequantization (dequant.h) and its scalar instantiation.
-#include "binding.h"
 #include "dequant.h"
+
+#include "binding.h"
 #include "simd_scalar.h"
 
 namespace peft {
@@ -35,9 +36,11 @@ Napi::Value Dequantize4(const Napi::CallbackInfo& info) {
   q.absmax = checked_array<float>(info, 5, blocks, op, "absmax", true);
   if (!q.absmax) {
     q.nested_block_size = size_arg(info, 9, op);
-    if (q.nested_block_size <= 0) throw Napi::RangeError::New(info.Env(), "dequantizeRows: nested block size must be positive");
+    if (q.nested_block_size <= 0)
+      throw Napi::RangeError::New(info.Env(), "dequantizeRows: nested block size must be positive");
     q.nested_codes = checked_array<uint8_t>(info, 6, blocks, op, "nested codes");
-    q.nested_absmax = checked_array<float>(info, 7, (blocks + q.nested_block_size - 1) / q.nested_block_size, op, "nestedAbsmax");
+    q.nested_absmax =
+        checked_array<float>(info, 7, (blocks + q.nested_block_size - 1) / q.nested_block_size, op, "nestedAbsmax");
     q.nested_map = checked_array<float>(info, 8, 256, op, "nestedMap");
     q.nested_offset = num_arg(info, 10);
   }
@@ -51,8 +54,9 @@ Napi::Value Dequantize8(const Napi::CallbackInfo& info) {
   const int64_t rows = size_arg(info, 2, op), cols = size_arg(info, 3, op);
   const int64_t row0 = size_arg(info, 4, op), count = size_arg(info, 5, op);
   check_rows(info, rows, row0, count, op);
-  kernels().dequant8(checked_array<int8_t>(info, 0, rows * cols, op, "codes"), checked_array<float>(info, 1, rows, op, "rowScale"),
-                     cols, row0, count, checked_array<float>(info, 6, count * cols, op, "out"));
+  kernels().dequant8(checked_array<int8_t>(info, 0, rows * cols, op, "codes"),
+                     checked_array<float>(info, 1, rows, op, "rowScale"), cols, row0, count,
+                     checked_array<float>(info, 6, count * cols, op, "out"));
   return info.Env().Undefined();
 }
 

@@ -16,7 +16,7 @@
 namespace peft {
 
 struct Quant4 {
-  const uint8_t* codes;  // two elements per byte
+  const uint8_t* codes;   // two elements per byte
   const float* codebook;  // 16 values
   int64_t cols, block_size;
   const float* absmax;  // plain per-block absmax, or null when nested

@@ -1,8 +1,9 @@
 // Node-API binding of dropout (dropout.h) and its scalar instantiation.
+#include "dropout.h"
+
 #include <cmath>
 
 #include "binding.h"
-#include "dropout.h"
 #include "simd_scalar.h"
 
 namespace peft {

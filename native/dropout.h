@@ -33,7 +33,9 @@ inline uint32_t fmix32(uint32_t h) {
   return h;
 }
 
-inline uint32_t hash32(uint32_t seed, uint32_t counter) { return fmix32(seed ^ fmix32((counter * 0x9e3779b9u) ^ 0x5bd1e995u)); }
+inline uint32_t hash32(uint32_t seed, uint32_t counter) {
+  return fmix32(seed ^ fmix32((counter * 0x9e3779b9u) ^ 0x5bd1e995u));
+}
 
 template <class V>
 void dropout(const float* x, float* out, int64_t n, double p, uint32_t seed, uint32_t offset) {

@@ -1,6 +1,7 @@
 // Node-API bindings of the elementwise family (elementwise.h) and its scalar instantiation.
-#include "binding.h"
 #include "elementwise.h"
+
+#include "binding.h"
 #include "simd_scalar.h"
 
 namespace peft {

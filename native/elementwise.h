@@ -44,12 +44,14 @@ void map2(const float* a, const float* b, float* out, int64_t i0, int64_t i1, Op
 
 template <class V>
 void add(const float* a, const float* b, float* out, int64_t n) {
-  for_ranges(n, kMinTaskElems, [&](int64_t i0, int64_t i1) { map2<V>(a, b, out, i0, i1, [](auto x, auto y) { return V::add(x, y); }); });
+  for_ranges(n, kMinTaskElems,
+             [&](int64_t i0, int64_t i1) { map2<V>(a, b, out, i0, i1, [](auto x, auto y) { return V::add(x, y); }); });
 }
 
 template <class V>
 void mul(const float* a, const float* b, float* out, int64_t n) {
-  for_ranges(n, kMinTaskElems, [&](int64_t i0, int64_t i1) { map2<V>(a, b, out, i0, i1, [](auto x, auto y) { return V::mul(x, y); }); });
+  for_ranges(n, kMinTaskElems,
+             [&](int64_t i0, int64_t i1) { map2<V>(a, b, out, i0, i1, [](auto x, auto y) { return V::mul(x, y); }); });
 }
 
 template <class V>
@@ -63,9 +65,8 @@ void axpy(float* dst, const float* src, float alpha, int64_t n) {
 template <class V>
 void scale(const float* a, float s, float* out, int64_t n) {
   const auto vs = V::set1(s);
-  for_ranges(n, kMinTaskElems, [&](int64_t i0, int64_t i1) {
-    map2<V>(a, a, out, i0, i1, [&](auto x, auto) { return V::mul(x, vs); });
-  });
+  for_ranges(n, kMinTaskElems,
+             [&](int64_t i0, int64_t i1) { map2<V>(a, a, out, i0, i1, [&](auto x, auto) { return V::mul(x, vs); }); });
 }
 
 template <class V, class Op>
@@ -159,8 +160,8 @@ void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) {
 template <class V>
 constexpr ElementwiseTable elementwise_table() {
   using namespace elementwise;
-  return {add<V>, axpy<V>, mul<V>, scale<V>, add_row_vector<V>, mul_row_vector<V>, sum_rows<V>, sum_squares<V>,
-          bf16_to_f32<V>, f32_to_bf16<V>};
+  return {add<V>,      axpy<V>,        mul<V>,         scale<V>,      add_row_vector<V>, mul_row_vector<V>,
+          sum_rows<V>, sum_squares<V>, bf16_to_f32<V>, f32_to_bf16<V>};
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Node-API bindings of the embedding family (embedding.h) and its scalar instantiation.
-#include "binding.h"
 #include "embedding.h"
+
+#include "binding.h"
 #include "simd_scalar.h"
 
 namespace peft {
@@ -17,7 +18,8 @@ const int32_t* checked_ids(const Napi::CallbackInfo& info, size_t i, int64_t n, 
   for (int64_t k = 0; k < n; k++) {
     if (ids[k] < 0 || ids[k] >= vocab) {
       throw Napi::RangeError::New(info.Env(), std::string(op) + ": id " + std::to_string(ids[k]) + " at " +
-                                                  std::to_string(k) + " outside the table's " + std::to_string(vocab) + " rows");
+                                                  std::to_string(k) + " outside the table's " + std::to_string(vocab) +
+                                                  " rows");
     }
   }
   return ids;

@@ -1,6 +1,7 @@
 // Node-API bindings of the cross-entropy family (loss.h) and its scalar instantiation.
-#include "binding.h"
 #include "loss.h"
+
+#include "binding.h"
 #include "simd_scalar.h"
 
 namespace peft {
@@ -17,7 +18,8 @@ const int32_t* checked_labels(const Napi::CallbackInfo& info, size_t i, int64_t 
   for (int64_t r = 0; r < rows; r++) {
     if (labels[r] != ignore && (labels[r] < 0 || labels[r] >= vocab)) {
       throw Napi::RangeError::New(info.Env(), std::string(op) + ": label " + std::to_string(labels[r]) + " at row " +
-                                                  std::to_string(r) + " outside vocabulary of " + std::to_string(vocab));
+                                                  std::to_string(r) + " outside vocabulary of " +
+                                                  std::to_string(vocab));
     }
   }
   return labels;
@@ -29,7 +31,8 @@ Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
   const int64_t rows = size_arg(info, 4, op), vocab = size_arg(info, 5, op);
   const int32_t ignore = static_cast<int32_t>(int_arg(info, 6));
   kernels().cross_entropy(checked_array<float>(info, 0, rows * vocab, op, "logits"),
-                          checked_labels(info, 1, rows, vocab, ignore, op), checked_array<float>(info, 2, rows, op, "loss"),
+                          checked_labels(info, 1, rows, vocab, ignore, op),
+                          checked_array<float>(info, 2, rows, op, "loss"),
                           checked_array<float>(info, 3, rows, op, "lse"), rows, vocab, ignore);
   return info.Env().Undefined();
 }
@@ -41,8 +44,8 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   const int32_t ignore = static_cast<int32_t>(int_arg(info, 6));
   kernels().cross_entropy_backward(
       checked_array<float>(info, 0, rows * vocab, op, "logits"), checked_labels(info, 1, rows, vocab, ignore, op),
-      checked_array<float>(info, 2, rows, op, "lse"), checked_array<float>(info, 3, rows * vocab, op, "dLogits"), rows, vocab,
-      ignore, static_cast<float>(num_arg(info, 7)));
+      checked_array<float>(info, 2, rows, op, "lse"), checked_array<float>(info, 3, rows * vocab, op, "dLogits"), rows,
+      vocab, ignore, static_cast<float>(num_arg(info, 7)));
   return info.Env().Undefined();
 }
 

@@ -1,6 +1,7 @@
 // Node-API bindings of the normalisation family (norm.h) and its scalar instantiation.
-#include "binding.h"
 #include "norm.h"
+
+#include "binding.h"
 #include "simd_scalar.h"
 
 namespace peft {
@@ -15,9 +16,10 @@ const NormTable& kernels() { return for_isa(kNormScalar, kNormAvx2, kNormAvx512)
 Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
   const char* op = "rmsNorm";
   const int64_t rows = size_arg(info, 4, op), cols = size_arg(info, 5, op);
-  kernels().rms_norm(checked_array<float>(info, 0, rows * cols, op, "x"), checked_array<float>(info, 1, cols, op, "w", true),
-                     checked_array<float>(info, 2, rows * cols, op, "out"), checked_array<float>(info, 3, rows, op, "rstd"),
-                     rows, cols, static_cast<float>(num_arg(info, 6)));
+  kernels().rms_norm(checked_array<float>(info, 0, rows * cols, op, "x"),
+                     checked_array<float>(info, 1, cols, op, "w", true),
+                     checked_array<float>(info, 2, rows * cols, op, "out"),
+                     checked_array<float>(info, 3, rows, op, "rstd"), rows, cols, static_cast<float>(num_arg(info, 6)));
   return info.Env().Undefined();
 }
 
@@ -28,7 +30,8 @@ Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
   kernels().rms_norm_backward(
       checked_array<float>(info, 0, rows * cols, op, "x"), checked_array<float>(info, 1, cols, op, "w", true),
       checked_array<float>(info, 2, rows, op, "rstd"), checked_array<float>(info, 3, rows * cols, op, "dy"),
-      checked_array<float>(info, 4, rows * cols, op, "dx"), checked_array<float>(info, 5, cols, op, "dw", true), rows, cols);
+      checked_array<float>(info, 4, rows * cols, op, "dx"), checked_array<float>(info, 5, cols, op, "dw", true), rows,
+      cols);
   return info.Env().Undefined();
 }
 
@@ -36,8 +39,9 @@ Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
 Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   const char* op = "layerNorm";
   const int64_t rows = size_arg(info, 6, op), cols = size_arg(info, 7, op);
-  kernels().layer_norm(checked_array<float>(info, 0, rows * cols, op, "x"), checked_array<float>(info, 1, cols, op, "w"),
-                       checked_array<float>(info, 2, cols, op, "b"), checked_array<float>(info, 3, rows * cols, op, "out"),
+  kernels().layer_norm(checked_array<float>(info, 0, rows * cols, op, "x"),
+                       checked_array<float>(info, 1, cols, op, "w"), checked_array<float>(info, 2, cols, op, "b"),
+                       checked_array<float>(info, 3, rows * cols, op, "out"),
                        checked_array<float>(info, 4, rows, op, "mean"), checked_array<float>(info, 5, rows, op, "rstd"),
                        rows, cols, static_cast<float>(num_arg(info, 8)));
   return info.Env().Undefined();
@@ -51,7 +55,8 @@ Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
       checked_array<float>(info, 0, rows * cols, op, "x"), checked_array<float>(info, 1, cols, op, "w"),
       checked_array<float>(info, 2, rows, op, "mean"), checked_array<float>(info, 3, rows, op, "rstd"),
       checked_array<float>(info, 4, rows * cols, op, "dy"), checked_array<float>(info, 5, rows * cols, op, "dx"),
-      checked_array<float>(info, 6, cols, op, "dw", true), checked_array<float>(info, 7, cols, op, "db", true), rows, cols);
+      checked_array<float>(info, 6, cols, op, "dw", true), checked_array<float>(info, 7, cols, op, "db", true), rows,
+      cols);
   return info.Env().Undefined();
 }
 

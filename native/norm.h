@@ -4,8 +4,9 @@
 //   layer: r = 1/√(var(x) + eps),    y = x̂·w + b;   dx = r·(g − mean(g) − x̂·mean(g·x̂)), x̂ = (x − μ)·r
 //   dw += Σ_rows dy·x̂, db += Σ_rows dy.
 // Rows are independent and split over the pool. The row sums are float32 in four vector accumulators (as
-// PyTorch computes them); the parameter gradients are a second pass over columns, summed in float64 in row
-// order exactly as the reference does, so they are deterministic without per-thread partial buffers.
+// PyTorch computes them). The parameter gradients are summed in float64 while each row is still in L1: every
+// range of rows (a task) into its own partial, the partials then added in range order. The ranges depend
+// only on the shapes, so the result is deterministic.
 // Backward rows shorter than kShortRow are computed in float64: there g − x̂·mean(g·x̂) cancels almost
 // entirely (for one column, to g·eps·r², ~1e-6·g), and float32 would return only its rounding noise.
 #pragma once
@@ -69,32 +70,46 @@ void rms_norm(const float* x, const float* w, float* out, float* rstd, int64_t r
   });
 }
 
-/** Column pass for the parameter gradients: acc[c] = Σ_r dy·x̂ (and Σ_r dy), float64, row order. */
-template <class V>
-void param_grads(const float* x, const float* mean, const float* rstd, const float* dy, float* dw, float* db,
-                 int64_t rows, int64_t cols) {
-  if (!dw && !db) return;
-  constexpr int64_t kBlock = 256;
-  const int64_t span = rows * cols < 2 * kMinTaskElems ? cols : (cols + 7) / 8;
-  const int64_t width = span < 64 ? 64 : (span + 15) / 16 * 16;
-  for_ranges(cols, width, [&](int64_t c0, int64_t c1) {
-    double acc_w[kBlock], acc_b[kBlock];
-    for (int64_t b0 = c0; b0 < c1; b0 += kBlock) {
-      const int64_t n = c1 - b0 < kBlock ? c1 - b0 : kBlock;
-      for (int64_t c = 0; c < n; c++) acc_w[c] = acc_b[c] = 0;
-      for (int64_t r = 0; r < rows; r++) {
-        const float* xr = x + r * cols + b0;
-        const float* gr = dy + r * cols + b0;
-        const double mu = mean ? mean[r] : 0.0, rs = rstd[r];
-        for (int64_t c = 0; c < n; c++) {
-          acc_w[c] += static_cast<double>(gr[c]) * ((xr[c] - mu) * rs);
-          acc_b[c] += gr[c];
-        }
+constexpr int64_t kMaxPartials = 64;  // row ranges of the backward, at most (bounds the partials' memory)
+
+/** pw[c] += dy·x̂ and pb[c] += dy over one row, in float64 as the reference (x̂ = (x − mu)·rs). */
+inline void accumulate_row(const float* x, const float* dy, double mu, double rs, double* pw, double* pb,
+                           int64_t cols) {
+  if (pw)
+    for (int64_t c = 0; c < cols; c++) pw[c] += static_cast<double>(dy[c]) * ((x[c] - mu) * rs);
+  if (pb)
+    for (int64_t c = 0; c < cols; c++) pb[c] += dy[c];
+}
+
+/**
+ * The backward over all rows: row_dx(r) writes row r of dx; with dw / db (each may be null) every range of
+ * rows also sums its dy·x̂ / dy into a float64 partial, and dw / db receive the partials in range order.
+ */
+template <class RowDx>
+void backward_rows(const float* x, const float* mean, const float* rstd, const float* dy, float* dw, float* db,
+                   int64_t rows, int64_t cols, RowDx&& row_dx) {
+  int64_t per = rows_per_task(cols);
+  if (per * kMaxPartials < rows) per = (rows + kMaxPartials - 1) / kMaxPartials;
+  const int64_t ranges = (rows + per - 1) / per;
+  const int64_t w_cols = dw ? cols : 0, stride = w_cols + (db ? cols : 0);  // a partial is [dw | db]
+  double* parts = stride ? reinterpret_cast<double*>(call_scratch(static_cast<size_t>(2 * ranges * stride))) : nullptr;
+  for_ranges(rows, per, [&](int64_t r0, int64_t r1) {
+    double* part = parts ? parts + (r0 / per) * stride : nullptr;
+    for (int64_t c = 0; c < stride; c++) part[c] = 0;
+    for (int64_t r = r0; r < r1; r++) {
+      row_dx(r);
+      if (part) {
+        accumulate_row(x + r * cols, dy + r * cols, mean ? mean[r] : 0.0, rstd[r], dw ? part : nullptr,
+                       db ? part + w_cols : nullptr, cols);
       }
-      if (dw)
-        for (int64_t c = 0; c < n; c++) dw[b0 + c] = static_cast<float>(dw[b0 + c] + acc_w[c]);
-      if (db)
-        for (int64_t c = 0; c < n; c++) db[b0 + c] = static_cast<float>(db[b0 + c] + acc_b[c]);
+    }
+  });
+  for_ranges(stride, 256, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; c++) {
+      double sum = 0;
+      for (int64_t k = 0; k < ranges; k++) sum += parts[k * stride + c];
+      float* target = c < w_cols ? dw + c : db + (c - w_cols);
+      *target = static_cast<float>(*target + sum);
     }
   });
 }
@@ -118,8 +133,9 @@ inline void backward_row_f64(const float* x, const float* w, double mu, double r
 template <class V>
 void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw,
                        int64_t rows, int64_t cols) {
-  for_rows<V>(rows, cols, [&](int64_t r) {
-    if (cols < kShortRow) return backward_row_f64(x + r * cols, w, 0.0, rstd[r], dy + r * cols, dx + r * cols, cols, false);
+  backward_rows(x, nullptr, rstd, dy, dw, nullptr, rows, cols, [&](int64_t r) {
+    if (cols < kShortRow)
+      return backward_row_f64(x + r * cols, w, 0.0, rstd[r], dy + r * cols, dx + r * cols, cols, false);
     const float* xr = x + r * cols;
     const float* gr = dy + r * cols;
     const auto vr = V::set1(rstd[r]);
@@ -134,7 +150,6 @@ void rms_norm_backward(const float* x, const float* w, const float* rstd, const 
       store_first<V>(dx + r * cols + c, V::mul(vr, V::fnma(xh, m, g)), n);
     });
   });
-  param_grads<V>(x, nullptr, rstd, dy, dw, nullptr, rows, cols);
 }
 
 template <class V>
@@ -142,8 +157,8 @@ void layer_norm(const float* x, const float* w, const float* b, float* out, floa
                 int64_t cols, float eps) {
   for_rows<V>(rows, cols, [&](int64_t r) {
     const float* xr = x + r * cols;
-    const float mu = reduce_sum<V>(cols, [&](int64_t c, int n) { return load_first<V>(xr + c, n); }) /
-                     static_cast<float>(cols);
+    const float mu =
+        reduce_sum<V>(cols, [&](int64_t c, int n) { return load_first<V>(xr + c, n); }) / static_cast<float>(cols);
     const auto vmu = V::set1(mu);
     const float var = reduce_sum<V>(cols, [&](int64_t c, int n) {
       const auto d = keep_first<V>(V::sub(load_first<V>(xr + c, n), vmu), n, 0.f);
@@ -161,16 +176,16 @@ void layer_norm(const float* x, const float* w, const float* b, float* out, floa
 }
 
 template <class V>
-void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd, const float* dy, float* dx,
-                         float* dw, float* db, int64_t rows, int64_t cols) {
-  for_rows<V>(rows, cols, [&](int64_t r) {
-    if (cols < kShortRow) return backward_row_f64(x + r * cols, w, mean[r], rstd[r], dy + r * cols, dx + r * cols, cols, true);
+void layer_norm_backward(const float* x, const float* w, const float* mean, const float* rstd, const float* dy,
+                         float* dx, float* dw, float* db, int64_t rows, int64_t cols) {
+  backward_rows(x, mean, rstd, dy, dw, db, rows, cols, [&](int64_t r) {
+    if (cols < kShortRow)
+      return backward_row_f64(x + r * cols, w, mean[r], rstd[r], dy + r * cols, dx + r * cols, cols, true);
     const float* xr = x + r * cols;
     const float* gr = dy + r * cols;
     const auto vmu = V::set1(mean[r]), vr = V::set1(rstd[r]);
-    const float g_sum = reduce_sum<V>(cols, [&](int64_t c, int n) {
-      return V::mul(load_first<V>(gr + c, n), load_first<V>(w + c, n));
-    });
+    const float g_sum = reduce_sum<V>(
+        cols, [&](int64_t c, int n) { return V::mul(load_first<V>(gr + c, n), load_first<V>(w + c, n)); });
     const float gx_sum = reduce_sum<V>(cols, [&](int64_t c, int n) {
       const auto xh = keep_first<V>(V::mul(V::sub(load_first<V>(xr + c, n), vmu), vr), n, 0.f);
       return V::mul(V::mul(load_first<V>(gr + c, n), load_first<V>(w + c, n)), xh);
@@ -183,7 +198,6 @@ void layer_norm_backward(const float* x, const float* w, const float* mean, cons
       store_first<V>(dx + r * cols + c, V::mul(vr, V::fnma(xh, gx_mean, V::sub(g, g_mean))), n);
     });
   });
-  param_grads<V>(x, mean, rstd, dy, dw, db, rows, cols);
 }
 
 }  // namespace norm

@@ -12,7 +12,6 @@ namespace peft {
 
 // The pool of runtime.h, declared again because the ISA translation units cannot include runtime.h (it
 // pulls in node-addon-api, which is not on their include path).
-int num_threads();
 void parallel_for(int tasks, const std::function<void(int task)>& fn);
 
 /** 64-byte aligned scratch of the calling thread, ≥ n floats, reused across calls (contents undefined). */

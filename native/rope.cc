@@ -1,8 +1,9 @@
 // Node-API binding of the rotary embedding (rope.h) and its scalar instantiation.
+#include "rope.h"
+
 #include <algorithm>
 
 #include "binding.h"
-#include "rope.h"
 #include "simd_scalar.h"
 
 namespace peft {
@@ -21,15 +22,16 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   const float* sin = checked_array<float>(info, 3, 0, op, "sin");
   const int32_t* positions = checked_array<int32_t>(info, 4, rows, op, "positions");
   // The tables must hold every position asked for.
-  const int64_t table = std::min(info[2].As<Napi::Float32Array>().ElementLength(), info[3].As<Napi::Float32Array>().ElementLength());
+  const int64_t table =
+      std::min(info[2].As<Napi::Float32Array>().ElementLength(), info[3].As<Napi::Float32Array>().ElementLength());
   for (int64_t r = 0; r < rows; r++) {
     if (positions[r] < 0 || (static_cast<int64_t>(positions[r]) + 1) * (hd / 2) > table) {
       throw Napi::RangeError::New(info.Env(), "rope: position " + std::to_string(positions[r]) + " outside the tables");
     }
   }
   const RopeTable& k = for_isa(kRopeScalar, kRopeAvx2, kRopeAvx512);
-  k.rope(checked_array<float>(info, 0, n, op, "x"), checked_array<float>(info, 1, n, op, "out"), cos, sin, positions, rows,
-         heads, hd, bool_arg(info, 8));
+  k.rope(checked_array<float>(info, 0, n, op, "x"), checked_array<float>(info, 1, n, op, "out"), cos, sin, positions,
+         rows, heads, hd, bool_arg(info, 8));
   return info.Env().Undefined();
 }
 

@@ -36,13 +36,11 @@ struct Scalar {
   static F fma(F a, F b, F c) { return std::fma(a, b, c); }
   static F fnma(F a, F b, F c) { return std::fma(-a, b, c); }
   static F abs(F a) { return std::fabs(a); }
-  static F sqrt(F a) { return std::sqrt(a); }
   static float sum(F v) { return v; }
   static float hmax(F v) { return v; }
   static M lt(F a, F b) { return a < b; }
   static M le(F a, F b) { return a <= b; }
   static M eq(F a, F b) { return a == b; }
-  static M mand(M a, M b) { return a && b; }
   static M lanes(int n) { return n > 0; }
   static F select(M m, F a, F b) { return m ? a : b; }
   static F copysign(F mag, F sgn) { return std::copysign(mag, sgn); }

@@ -1,7 +1,8 @@
 // Node-API bindings of the row softmax (softmax.h) and its scalar instantiation.
+#include "softmax.h"
+
 #include "binding.h"
 #include "simd_scalar.h"
-#include "softmax.h"
 
 namespace peft {
 
@@ -15,8 +16,8 @@ const SoftmaxTable& kernels() { return for_isa(kSoftmaxScalar, kSoftmaxAvx2, kSo
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   const char* op = "softmax";
   const int64_t rows = size_arg(info, 2, op), cols = size_arg(info, 3, op);
-  kernels().softmax(checked_array<float>(info, 0, rows * cols, op, "x"), checked_array<float>(info, 1, rows * cols, op, "out"),
-                    rows, cols);
+  kernels().softmax(checked_array<float>(info, 0, rows * cols, op, "x"),
+                    checked_array<float>(info, 1, rows * cols, op, "out"), rows, cols);
   return info.Env().Undefined();
 }
 

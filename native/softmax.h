@@ -32,7 +32,8 @@ void softmax(const float* x, float* out, int64_t rows, int64_t cols) {
         return e;
       });
       const auto inv = V::set1(static_cast<float>(1.0 / sum));
-      for_vectors<V>(0, cols, [&](int64_t c, int n) { store_first<V>(o + c, V::mul(load_first<V>(o + c, n), inv), n); });
+      for_vectors<V>(0, cols,
+                     [&](int64_t c, int n) { store_first<V>(o + c, V::mul(load_first<V>(o + c, n), inv), n); });
     }
   });
 }
@@ -42,9 +43,8 @@ void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, 
   for_ranges(rows, rows_per_task(cols), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const int64_t o = r * cols;
-      const auto dot = V::set1(reduce_sum<V>(cols, [&](int64_t c, int n) {
-        return V::mul(load_first<V>(dy + o + c, n), load_first<V>(y + o + c, n));
-      }));
+      const auto dot = V::set1(reduce_sum<V>(
+          cols, [&](int64_t c, int n) { return V::mul(load_first<V>(dy + o + c, n), load_first<V>(y + o + c, n)); }));
       for_vectors<V>(0, cols, [&](int64_t c, int n) {
         const auto yv = load_first<V>(y + o + c, n);
         store_first<V>(dx + o + c, V::mul(yv, V::sub(load_first<V>(dy + o + c, n), dot)), n);

@@ -2,17 +2,18 @@
 // (isa/simd_*.h). Every kernel family is written once as templates over V; native/<family>.cc instantiates
 // it with Scalar (the portable reference, using the C library's math) and native/isa/*_avx2.cc /
 // *_avx512.cc with the vector types. V provides:
-//   W (lanes), F (vector), M (lane mask), zero/set1/load/store, loadn/storen (first n lanes, rest 0 /
-//   untouched), add/sub/mul/div/max/min (max/min return the second operand when either is NaN, as
-//   maxps does), fma(a, b, c) = a·b + c, fnma = c − a·b, abs, sqrt, sum/hmax (a fixed reduction tree),
-//   lt/le/eq/mand/lanes(n) (the first n lanes)/select, copysign, round (to nearest even), ldexp(p, n) = p·2^n,
-//   transpose(F[W]) (a W×W block in place), and D: W float64 lanes (widen/narrow, dset1, dadd, dsub, dmul,
-//   ddiv, dsqrt) for kernels that reproduce the reference's float64 arithmetic.
+//   W (lanes), F (vector), M (lane mask); zero, set1, load/store, loadn/storen (the first n lanes; loadn
+//   zeroes the rest, storen leaves it); add, sub, mul, div, max, min (returning the second operand when
+//   either is NaN, as maxps does), fma(a, b, c) = a·b + c, fnma = c − a·b, abs; sum, hmax (a fixed
+//   reduction tree); lt, le, eq, lanes(n), select, copysign; round (to nearest even), ldexp(p, n) = p·2^n;
+//   transpose (a W × W block in place); nibbles (4-bit codes through a 16-entry table); and D, W float64
+//   lanes (widen, narrow, dset1, dadd, dsub, dmul, ddiv, dsqrt) for kernels that must reproduce the
+//   reference's float64 arithmetic. Kernel tiles are sized by kNVmax and mr_for(nv) (attention_tile.h).
 //
-// exp/exp2: Cody–Waite reduction and the Cephes minimax polynomials (≤ 2 ulp on the whole range; 0 below
-// the underflow threshold, +inf above 88.7 / 128, NaN kept). erf: Taylor series to x^19 for |x| ≤ 1,
-// 1 − erfc with the Numerical Recipes Chebyshev erfc (relative error < 1.2e-7) beyond; measured against
-// the exact erf in float32 arithmetic: relative error ≤ 1.7e-7 (2–3 ulp) everywhere, where the short
+// exp/exp2: Cody–Waite reduction and the Cephes minimax polynomials (measured: ≤ 1.0 ulp over the normal
+// range; 0 below the underflow threshold, +inf above 88.7 / 128, NaN kept; AVX2 flushes results below
+// 2^-126 to 0). erf: Taylor series to x^19 for |x| ≤ 1, 1 − erfc with the Numerical Recipes Chebyshev erfc
+// (relative error < 1.2e-7) beyond: measured ≤ 2.5 ulp (relative error ≤ 1.7e-7) everywhere, where the short
 // Abramowitz–Stegun forms are off by up to 1e-4 relative near 0.
 #pragma once
 
@@ -43,13 +44,15 @@ typename V::F vexp(typename V::F x) {
   }
 }
 
-template <class V>
+/** 2^x; kBounded: the caller guarantees x ≤ 128 (or NaN), which saves the upper clamp. */
+template <class V, bool kBounded = false>
 typename V::F vexp2(typename V::F x) {
   if constexpr (V::W == 1) {
     return std::exp2(x);
   } else {
     using F = typename V::F;
-    x = V::min(V::set1(129.f), V::max(V::set1(V::kExp2Lo), x));
+    x = V::max(V::set1(V::kExp2Lo), x);
+    if constexpr (!kBounded) x = V::min(V::set1(129.f), x);
     const F n = V::round(x);
     const F f = V::sub(x, n);  // exact
     F p = V::set1(1.535336188319500e-4f);
@@ -201,7 +204,8 @@ float reduce_max(const float* x, int64_t n) {
     a1 = V::max(a1, V::load(x + i + V::W));
   }
   for (; i + V::W <= n; i += V::W) a0 = V::max(a0, V::load(x + i));
-  if (i < n) a1 = V::max(a1, keep_first<V>(V::loadn(x + i, static_cast<int>(n - i)), static_cast<int>(n - i), -INFINITY));
+  if (i < n)
+    a1 = V::max(a1, keep_first<V>(V::loadn(x + i, static_cast<int>(n - i)), static_cast<int>(n - i), -INFINITY));
   return V::hmax(V::max(a0, a1));
 }
 

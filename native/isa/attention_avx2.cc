@@ -1,7 +1,6 @@
 // The AVX2 instantiation of the fused attention (compiled with the AVX2 flags).
-#include "isa/simd_avx2.h"
-
 #include "attention.h"
+#include "isa/simd_avx2.h"
 
 namespace peft {
 

@@ -1,7 +1,6 @@
 // The AVX-512 instantiation of the fused attention (compiled with the AVX-512 flags).
-#include "isa/simd_avx512.h"
-
 #include "attention.h"
+#include "isa/simd_avx512.h"
 
 namespace peft {
 

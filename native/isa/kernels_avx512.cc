@@ -1,13 +1,12 @@
 // The AVX-512 instantiation of the generic kernel families (compiled with the AVX-512 flags); the
 // attention family has its own file.
-#include "isa/simd_avx512.h"
-
 #include "activation.h"
 #include "adamw.h"
 #include "dequant.h"
 #include "dropout.h"
 #include "elementwise.h"
 #include "embedding.h"
+#include "isa/simd_avx512.h"
 #include "loss.h"
 #include "norm.h"
 #include "rope.h"

@@ -35,7 +35,6 @@ struct Avx2 {
   static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static F fnma(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }
   static F abs(F a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), a); }
-  static F sqrt(F a) { return _mm256_sqrt_ps(a); }
   static float sum(F v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -51,7 +50,6 @@ struct Avx2 {
   static M lt(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
   static M le(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
   static M eq(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
-  static M mand(M a, M b) { return _mm256_and_ps(a, b); }
   static M lanes(int n) { return _mm256_castsi256_ps(first(n)); }
   static F select(M m, F a, F b) { return _mm256_blendv_ps(b, a, m); }
   static F copysign(F mag, F sgn) {
@@ -86,8 +84,12 @@ struct Avx2 {
   struct D {
     __m256d lo, hi;
   };
-  static D widen(F x) { return {_mm256_cvtps_pd(_mm256_castps256_ps128(x)), _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))}; }
-  static F narrow(D x) { return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(x.lo)), _mm256_cvtpd_ps(x.hi), 1); }
+  static D widen(F x) {
+    return {_mm256_cvtps_pd(_mm256_castps256_ps128(x)), _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))};
+  }
+  static F narrow(D x) {
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(x.lo)), _mm256_cvtpd_ps(x.hi), 1);
+  }
   static D dset1(double x) { return {_mm256_set1_pd(x), _mm256_set1_pd(x)}; }
   static D dadd(D a, D b) { return {_mm256_add_pd(a.lo, b.lo), _mm256_add_pd(a.hi, b.hi)}; }
   static D dsub(D a, D b) { return {_mm256_sub_pd(a.lo, b.lo), _mm256_sub_pd(a.hi, b.hi)}; }

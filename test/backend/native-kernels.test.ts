@@ -18,6 +18,11 @@ const nb = loaded instanceof Error ? jsBackend : loaded;
 const js = jsBackend;
 
 describe(`native kernels vs the reference (${skip ? "skipped" : nativeAddon()!.info().isa})`, { skip }, () => {
+  it("runs the instruction-set variant PEFT_TS_ISA asks for", () => {
+    const want = process.env.PEFT_TS_ISA;
+    if (want) assert.equal(nativeAddon()!.info().isa, want);
+  });
+
   it("provides every kernel but gemm natively", () => {
     const fallbacks = (Object.keys(js) as (keyof Backend)[]).filter((k) => k !== "name" && k !== "gemm" && nb[k] === js[k]);
     assert.deepEqual(fallbacks, []);
