@@ -91,8 +91,9 @@ void run_part(const KernelSet& ks, const Problem& p, const Range& r) {
   const bool small = p.M < ks.mr;
   const bool direct_b = small && p.b.kind == BKind::F32 && !p.b.trans;
   const int kc_max = static_cast<int>(ceil_div(p.K, ceil_div(p.K, ks.kc)));  // equal k blocks
-  const int nc_max = static_cast<int>(std::min<int64_t>(ks.nc, round_up(r.n1 - r.n0, ks.nr)));
-  const int mc_max = static_cast<int>(std::min<int64_t>(ks.mc, round_up(r.m1 - r.m0, ks.mr)));
+  // Packed buffers hold whole slivers: round the largest block up to the tile.
+  const int nc_max = static_cast<int>(round_up(std::min<int64_t>(ks.nc, r.n1 - r.n0), ks.nr));
+  const int mc_max = static_cast<int>(round_up(std::min<int64_t>(ks.mc, r.m1 - r.m0), ks.mr));
   float* a_panel = small ? nullptr : workspace(0, static_cast<int64_t>(mc_max) * kc_max);
   float* b_block = direct_b ? nullptr : workspace(1, static_cast<int64_t>(nc_max) * kc_max);
   float* scratch = direct_b ? nullptr : workspace(2, std::max<int64_t>(16 * round_up(kc_max, 16), nc_max));

@@ -170,7 +170,7 @@ describe("native gemm against the js reference", { skip }, () => {
     });
   }
 
-  it("k blocks (K > 384), column blocks (N > 480) and row panels (M > 1536) keep beta applied once", () => {
+  it("k blocks (K > 512), column blocks (N > 480) and row panels (M > 1536) keep beta applied once", () => {
     check({ M: 30, N: 40, K: 800, beta: 0.5 });
     check({ M: 30, N: 1000, K: 20, transB: true, beta: -1 });
     check({ M: 1600, N: 20, K: 10, transA: true, beta: 2 });
