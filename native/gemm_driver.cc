@@ -9,7 +9,8 @@
 //           for each NR-wide B sliver:     ... while B slivers stream from L2 through the micro-kernel
 // This is BLIS's Skylake-X order with the roles of A and B swapped, as row-major requires. Below MR rows
 // (token-by-token generation) A is read in place instead of packed, and a dense row-major B is read in
-// place too: packing would cost as much as the product.
+// place too: packing would cost as much as the product. Up to kDotRowsA rows against B stored [N, K]
+// (generation's forward X·Wᵀ) become dot products over B's rows as stored (run_dot).
 //
 // Threads: a part is a range of C's columns (or rows) that one task computes completely, over all of K, so
 // no two tasks write the same element and each element's sum is the same whichever thread runs it.
