@@ -4,7 +4,9 @@
 // window must come back untouched.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { jsBackend, nativeAvailable, setBackend } from "../../src/backend/index.ts";
 import type { Backend, GemmArgs, MatrixOperand } from "../../src/backend/kernels.ts";
 import { nativeAddon } from "../../src/backend/native/index.ts";
@@ -301,4 +303,25 @@ describe("native gemm determinism and argument checks", { skip }, () => {
     assert.throws(() => native().gemm({ ...args, b: { kind: "quant", q } }), /quantized B is \[12, 8\], the product needs \[8, 12\]/);
     assert.throws(() => native().gemm({ ...args, b: { kind: "quant", q: { ...q, absmax: new Float32Array(1), rows: 8, cols: 12 } } }), /absmax/);
   });
+});
+
+// The ISA is chosen once per process (PEFT_TS_ISA can only lower it): the narrower kernel sets, which this
+// machine would otherwise never run, get the whole file in child processes.
+const isa = nativeAvailable() ? nativeAddon()!.info().isa : "scalar";
+const narrower = process.env.PEFT_TS_ISA ? [] : isa === "avx512" ? ["avx2", "scalar"] : isa === "avx2" ? ["scalar"] : [];
+const why = process.env.PEFT_TS_ISA ? `PEFT_TS_ISA=${process.env.PEFT_TS_ISA} runs one set` : `the ${isa} set is the narrowest here`;
+describe("native gemm with the narrower kernel sets", { skip: skip || (narrower.length === 0 && why) }, () => {
+  for (const lower of narrower) {
+    it(`PEFT_TS_ISA=${lower}`, () => {
+      const env: NodeJS.ProcessEnv = { ...process.env, PEFT_TS_ISA: lower };
+      delete env.NODE_TEST_CONTEXT; // a plain run of its own, not a subtest stream of this one
+      const probe = `import("${fileURLToPath(new URL("../../src/backend/native/index.ts", import.meta.url))}").then((m) => { m.loadNativeBackend(); console.log(m.nativeAddon().info().isa); })`;
+      const used = spawnSync(process.execPath, ["--import", "tsx", "-e", probe], { env, encoding: "utf8" });
+      assert.equal(used.stdout.trim(), lower, `PEFT_TS_ISA=${lower} did not select that kernel set: ${used.stderr}`);
+      const res = spawnSync(process.execPath, ["--import", "tsx", "--test", fileURLToPath(import.meta.url)], { env, encoding: "utf8" });
+      const out = `${res.stdout}${res.stderr}`;
+      assert.equal(res.status, 0, `the ${lower} kernel set failed:\n${out.slice(-6000)}`);
+      assert.match(out, /# pass [1-9]/, `the ${lower} run reported no passing tests:\n${out.slice(-2000)}`);
+    });
+  }
 });
