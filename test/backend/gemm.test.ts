@@ -183,6 +183,7 @@ describe("native gemm against the js reference", { skip }, () => {
     for (const [alpha, beta] of [[1, 0], [2.5, 0], [1, 1], [-0.5, 0.75], [0, 1.5]] as const) {
       for (const [transA, transB] of LAYOUTS) check({ M: 19, N: 45, K: 33, transA, transB, alpha, beta });
     }
+    for (const beta of [0, 2]) check({ M: 5, N: 7, K: 0, beta, pad: 1 }); // an empty sum: C = beta·C
   });
 
   it("offsets and leading dimensions wider than the rows", () => {
