@@ -3,7 +3,11 @@
 # alternate ROUNDS times (these machines are shared and noisy), then a markdown table of the medians.
 #
 #   bench/gemm-vs-numpy.sh                      # ROUNDS=3 THREADS=2
-#   ROUNDS=5 THREADS=1 bench/gemm-vs-numpy.sh
+#   ROUNDS=5 THREADS=1 CLOCK=cpu bench/gemm-vs-numpy.sh
+#
+# CLOCK=cpu times both by their process's CPU time: on a machine others are loading, wall-clock medians
+# mostly measure the load (and OpenMP's barriers suffer from it more than our pool), while CPU time still
+# compares the kernels. It is meaningful with THREADS=1 only (idle threads spin).
 #
 # Needs Debian's numpy and OpenBLAS: apt-get install -y python3-numpy libopenblas0-openmp.
 # numpy runs twice per round: with the OpenBLAS kernels it detects, and, on CPUs with AVX512-BF16, with
@@ -13,19 +17,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
+CLOCK=${CLOCK:-wall}
 CORETYPE=${CORETYPE:-Cooperlake}
 export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+cpu=()
+[ "$CLOCK" = cpu ] && cpu=(--cpu-time)
 
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS: peft-ts" >&2
-  npx peft-ts bench gemm-shapes --threads "$THREADS" --json >"$out/ours.$round"
+  npx peft-ts bench gemm-shapes --threads "$THREADS" "${cpu[@]}" --json >"$out/ours.$round"
   echo "round $round/$ROUNDS: numpy" >&2
-  /usr/bin/python3 bench/numpy_gemm.py --threads "$THREADS" >"$out/numpy.$round"
+  /usr/bin/python3 bench/numpy_gemm.py --threads "$THREADS" "${cpu[@]}" >"$out/numpy.$round"
   if grep -q avx512_bf16 /proc/cpuinfo; then
     echo "round $round/$ROUNDS: numpy, OPENBLAS_CORETYPE=$CORETYPE" >&2
-    OPENBLAS_CORETYPE=$CORETYPE /usr/bin/python3 bench/numpy_gemm.py --threads "$THREADS" >"$out/forced.$round"
+    OPENBLAS_CORETYPE=$CORETYPE /usr/bin/python3 bench/numpy_gemm.py --threads "$THREADS" "${cpu[@]}" >"$out/forced.$round"
   fi
 done
 

@@ -12,17 +12,19 @@
 //   N are zero. A packed block is consecutive slivers, sliver s covering columns [s·NR, s·NR + NR).
 // - Zero padding makes every micro-tile full-sized inside the kernel; only the store to C looks at the
 //   real m ≤ MR, n ≤ NR, so edge tiles cost a masked store, not a second code path.
-// - Panels are 64-byte aligned (the driver allocates them); slivers keep that alignment because MR·4 and
-//   NR·4 bytes are multiples of 64 for the vector kernels' B side.
+// - Panels are 64-byte aligned (the driver allocates them). B slivers keep that alignment (kc·NR·4 bytes
+//   is a multiple of 64 for NR = 16, 32), which the vector kernels' aligned B loads rely on; A is only
+//   read through broadcasts.
 // - The micro-kernel writes C = alpha·acc + beta·C for the first k block (beta = 0: C is never read) and
 //   C = alpha·acc + C for later ones, so beta is applied exactly once.
 // - Each C element is summed over k in ascending order within a k block, blocks in ascending order, by one
-//   thread: the bits do not depend on the thread count or on timing.
+//   thread (the dot path of tiny products sums 16 lanes, then reduces them, in a fixed order too): the
+//   bits do not depend on the thread count or on timing.
 //
 // ISA files (isa/*_avx512.cc, isa/*_avx2.cc) are compiled with wider instruction sets than the rest. They
 // must not instantiate inline functions or templates shared with baseline files (the linker keeps one copy,
 // possibly the AVX-512 one, and the baseline path would then fault on older CPUs): they keep their helpers
-// in an anonymous namespace and use nothing from this header but plain declarations.
+// in an anonymous namespace and use nothing from this header but declarations and constants.
 #pragma once
 
 #include <cstdint>

@@ -120,6 +120,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   if (!info[17].IsString()) throw Napi::TypeError::New(env, "gemm: bKind must be a string");
   const std::string kind = info[17].As<Napi::String>().Utf8Value();
   if (p.M < 0 || p.N < 0 || p.K < 0 || count < 0) throw Napi::RangeError::New(env, "gemm: negative size");
+  if (count > (1 << 24)) throw Napi::RangeError::New(env, "gemm: more than 2^24 products in one batch");
   if (count == 0) return env.Undefined();
 
   check_matrix(env, "A", a.length, a_offset, p.lda, p.trans_a ? p.K : p.M, p.trans_a ? p.M : p.K, count, stride_a);

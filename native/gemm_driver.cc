@@ -9,7 +9,8 @@
 //           for each NR-wide B sliver:     ... while B slivers stream from L2 through the micro-kernel
 // This is BLIS's Skylake-X order with the roles of A and B swapped, as row-major requires. Below MR rows
 // (token-by-token generation) A is read in place instead of packed, and a dense row-major B is read in
-// place too: packing would cost as much as the product.
+// place too: packing would cost as much as the product. Up to kDotRowsA rows against B stored [N, K]
+// (generation's forward X·Wᵀ) become dot products over B's rows as stored (run_dot).
 //
 // Threads: a part is a range of C's columns (or rows) that one task computes completely, over all of K, so
 // no two tasks write the same element and each element's sum is the same whichever thread runs it.
@@ -90,15 +91,17 @@ void small_kernel(const KernelSet& ks, const Problem& p, const Block& blk) {
 void run_part(const KernelSet& ks, const Problem& p, const Range& r) {
   const bool small = p.M < ks.mr;
   const bool direct_b = small && p.b.kind == BKind::F32 && !p.b.trans;
-  const int kc_max = static_cast<int>(ceil_div(p.K, ceil_div(p.K, ks.kc)));  // equal k blocks
-  const int nc_max = static_cast<int>(std::min<int64_t>(ks.nc, round_up(r.n1 - r.n0, ks.nr)));
-  const int mc_max = static_cast<int>(std::min<int64_t>(ks.mc, round_up(r.m1 - r.m0, ks.mr)));
+  // Equal blocks (576 columns as 2 × 288, not 480 + 96: a thin block reuses each A sliver too little),
+  // whole slivers wide.
+  const int kc_max = static_cast<int>(ceil_div(p.K, ceil_div(p.K, ks.kc)));
+  const int nc_max = static_cast<int>(round_up(ceil_div(r.n1 - r.n0, ceil_div(r.n1 - r.n0, ks.nc)), ks.nr));
+  const int mc_max = static_cast<int>(round_up(ceil_div(r.m1 - r.m0, ceil_div(r.m1 - r.m0, ks.mc)), ks.mr));
   float* a_panel = small ? nullptr : workspace(0, static_cast<int64_t>(mc_max) * kc_max);
   float* b_block = direct_b ? nullptr : workspace(1, static_cast<int64_t>(nc_max) * kc_max);
   float* scratch = direct_b ? nullptr : workspace(2, std::max<int64_t>(16 * round_up(kc_max, 16), nc_max));
 
-  for (int64_t m0 = r.m0; m0 < r.m1; m0 += ks.mc) {
-    const int mc = static_cast<int>(std::min<int64_t>(ks.mc, r.m1 - m0));
+  for (int64_t m0 = r.m0; m0 < r.m1; m0 += mc_max) {
+    const int mc = static_cast<int>(std::min<int64_t>(mc_max, r.m1 - m0));
     for (int64_t k0 = 0; k0 < p.K; k0 += kc_max) {
       Block blk{m0, 0, mc, 0, static_cast<int>(std::min<int64_t>(kc_max, p.K - k0)), nullptr, nullptr, 0, 0,
                 k0 == 0 ? p.beta : 1.0f};
@@ -108,9 +111,9 @@ void run_part(const KernelSet& ks, const Problem& p, const Range& r) {
         ks.pack_a(p.a, p.lda, p.trans_a, m0, mc, k0, blk.kc, a_panel);
         blk.a = a_panel;
       }
-      for (int64_t n0 = r.n0; n0 < r.n1; n0 += ks.nc) {
+      for (int64_t n0 = r.n0; n0 < r.n1; n0 += nc_max) {
         blk.n0 = n0;
-        blk.nc = static_cast<int>(std::min<int64_t>(ks.nc, r.n1 - n0));
+        blk.nc = static_cast<int>(std::min<int64_t>(nc_max, r.n1 - n0));
         if (direct_b) {
           blk.b = p.b.f32 + k0 * p.b.ld + n0;
           blk.b_sliver = ks.nr;

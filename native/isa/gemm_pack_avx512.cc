@@ -52,7 +52,7 @@ void transpose16(__m512 (&r)[16]) {
 }
 
 /**
- * Writes the transpose of src[rows < 16, kc] (rows ld apart; missing rows are zero) into dst: column k of
+ * Writes the transpose of src[rows ≤ 16, kc] (rows ld apart; missing rows are zero) into dst: column k of
  * src becomes the `width` (≤ 16) floats at dst[k · stride]. Used with stride = MR (A) or NR (B).
  */
 void transpose_rows(const float* src, int64_t ld, int rows, int kc, float* dst, int stride, __mmask16 width) {

@@ -27,6 +27,11 @@ export interface GemmBenchOptions {
   threads?: number;
   /** Timed runs (at least 7; more for short products, up to about half a second). */
   minRuns?: number;
+  /**
+   * "wall" (default), or "cpu": the process's CPU time, which a shared, loaded machine inflates far less
+   * (meaningful with one thread only: idle pool threads spin).
+   */
+  clock?: "wall" | "cpu";
 }
 
 export interface GemmBenchResult {
@@ -110,6 +115,12 @@ export function benchGemm(o: GemmBenchOptions): GemmBenchResult {
   try {
     const args = gemmBenchArgs(o);
     const once = (): number => {
+      if (o.clock === "cpu") {
+        const t0 = process.cpuUsage();
+        native.gemm(args);
+        const t = process.cpuUsage(t0);
+        return (t.user + t.system) / 1e3;
+      }
       const t0 = process.hrtime.bigint();
       native.gemm(args);
       return Number(process.hrtime.bigint() - t0) / 1e6;

@@ -4,7 +4,9 @@
 // window must come back untouched.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { jsBackend, nativeAvailable, setBackend } from "../../src/backend/index.ts";
 import type { Backend, GemmArgs, MatrixOperand } from "../../src/backend/kernels.ts";
 import { nativeAddon } from "../../src/backend/native/index.ts";
@@ -170,7 +172,7 @@ describe("native gemm against the js reference", { skip }, () => {
     });
   }
 
-  it("k blocks (K > 384), column blocks (N > 480) and row panels (M > 1536) keep beta applied once", () => {
+  it("k blocks (K > 512), column blocks (N > 480) and row panels (M > 1536) keep beta applied once", () => {
     check({ M: 30, N: 40, K: 800, beta: 0.5 });
     check({ M: 30, N: 1000, K: 20, transB: true, beta: -1 });
     check({ M: 1600, N: 20, K: 10, transA: true, beta: 2 });
@@ -181,6 +183,7 @@ describe("native gemm against the js reference", { skip }, () => {
     for (const [alpha, beta] of [[1, 0], [2.5, 0], [1, 1], [-0.5, 0.75], [0, 1.5]] as const) {
       for (const [transA, transB] of LAYOUTS) check({ M: 19, N: 45, K: 33, transA, transB, alpha, beta });
     }
+    for (const beta of [0, 2]) check({ M: 5, N: 7, K: 0, beta, pad: 1 }); // an empty sum: C = beta·C
   });
 
   it("offsets and leading dimensions wider than the rows", () => {
@@ -301,4 +304,25 @@ describe("native gemm determinism and argument checks", { skip }, () => {
     assert.throws(() => native().gemm({ ...args, b: { kind: "quant", q } }), /quantized B is \[12, 8\], the product needs \[8, 12\]/);
     assert.throws(() => native().gemm({ ...args, b: { kind: "quant", q: { ...q, absmax: new Float32Array(1), rows: 8, cols: 12 } } }), /absmax/);
   });
+});
+
+// The ISA is chosen once per process (PEFT_TS_ISA can only lower it): the narrower kernel sets, which this
+// machine would otherwise never run, get the whole file in child processes.
+const isa = nativeAvailable() ? nativeAddon()!.info().isa : "scalar";
+const narrower = process.env.PEFT_TS_ISA ? [] : isa === "avx512" ? ["avx2", "scalar"] : isa === "avx2" ? ["scalar"] : [];
+const why = process.env.PEFT_TS_ISA ? `PEFT_TS_ISA=${process.env.PEFT_TS_ISA} runs one set` : `the ${isa} set is the narrowest here`;
+describe("native gemm with the narrower kernel sets", { skip: skip || (narrower.length === 0 && why) }, () => {
+  for (const lower of narrower) {
+    it(`PEFT_TS_ISA=${lower}`, () => {
+      const env: NodeJS.ProcessEnv = { ...process.env, PEFT_TS_ISA: lower };
+      delete env.NODE_TEST_CONTEXT; // a plain run of its own, not a subtest stream of this one
+      const probe = `import("${fileURLToPath(new URL("../../src/backend/native/index.ts", import.meta.url))}").then((m) => { m.loadNativeBackend(); console.log(m.nativeAddon().info().isa); })`;
+      const used = spawnSync(process.execPath, ["--import", "tsx", "-e", probe], { env, encoding: "utf8" });
+      assert.equal(used.stdout.trim(), lower, `PEFT_TS_ISA=${lower} did not select that kernel set: ${used.stderr}`);
+      const res = spawnSync(process.execPath, ["--import", "tsx", "--test", fileURLToPath(import.meta.url)], { env, encoding: "utf8" });
+      const out = `${res.stdout}${res.stderr}`;
+      assert.equal(res.status, 0, `the ${lower} kernel set failed:\n${out.slice(-6000)}`);
+      assert.match(out, /# pass [1-9]/, `the ${lower} run reported no passing tests:\n${out.slice(-2000)}`);
+    });
+  }
 });

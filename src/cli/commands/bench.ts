@@ -1,9 +1,21 @@
 // `peft-ts bench`: performance measurements. A command group; each benchmark is one subcommand.
-//   bench gemm --m M --n N --k K [--threads T] [--layout nt|nn|tn] [--b f32|bf16|nf4] [--json]
-//   bench gemm-shapes [--threads T] [--json]
+//   bench gemm --m M --n N --k K [--threads T] [--layout nt|nn|tn] [--b f32|bf16|nf4] [--cpu-time] [--json]
+//   bench gemm-shapes [--threads T] [--cpu-time] [--json]
 
 import { Command, InvalidArgumentError, Option } from "commander";
 import { benchGemm, gemmShapes, type GemmBenchResult, type GemmBType, type GemmLayout } from "../../bench/gemm.ts";
+
+const CPU_TIME = "time by the process's CPU time instead of the wall clock (robust on a loaded machine; use with --threads 1)";
+
+interface GemmOptions {
+  threads?: number;
+  cpuTime?: boolean;
+  json?: boolean;
+}
+
+function clock(o: GemmOptions): "wall" | "cpu" {
+  return o.cpuTime ? "cpu" : "wall";
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -29,9 +41,10 @@ function registerGemm(bench: Command): void {
     .option("--threads <T>", "native threads (default: all cores or PEFT_TS_THREADS)", positiveInt)
     .addOption(new Option("--layout <layout>", "nt = X·Wᵀ (forward), nn = dY·W, tn = dYᵀ·X").choices(["nt", "nn", "tn"]).default("nt"))
     .addOption(new Option("--b <type>", "storage of B").choices(["f32", "bf16", "nf4"]).default("f32"))
+    .option("--cpu-time", CPU_TIME)
     .option("--json", "print one JSON line")
-    .action((o: { m: number; n: number; k: number; threads?: number; layout: GemmLayout; b: GemmBType; json?: boolean }) => {
-      const r = benchGemm({ m: o.m, n: o.n, k: o.k, layout: o.layout, b: o.b, threads: o.threads });
+    .action((o: GemmOptions & { m: number; n: number; k: number; layout: GemmLayout; b: GemmBType }) => {
+      const r = benchGemm({ m: o.m, n: o.n, k: o.k, layout: o.layout, b: o.b, threads: o.threads, clock: clock(o) });
       console.log(o.json ? line(r) : describeResult(r));
     });
 }
@@ -41,12 +54,13 @@ function registerGemmShapes(bench: Command): void {
     .command("gemm-shapes")
     .description("GFLOP/s of the products of an LLM training step (forward, input and weight gradients), 1024³, generation, NF4 and bf16 weights")
     .option("--threads <T>", "native threads (default: all cores or PEFT_TS_THREADS)", positiveInt)
+    .option("--cpu-time", CPU_TIME)
     .option("--json", "print one JSON line per product (with its name)")
-    .action((o: { threads?: number; json?: boolean }) => {
+    .action((o: GemmOptions) => {
       const f32 = new Map<string, number>();
       if (!o.json) console.log(`${"product".padEnd(40)} layout ${"M".padStart(6)} ${"N".padStart(6)} ${"K".padStart(6)}  GFLOP/s  vs f32`);
       for (const { name, options } of gemmShapes()) {
-        const r = benchGemm({ ...options, threads: o.threads });
+        const r = benchGemm({ ...options, threads: o.threads, clock: clock(o) });
         const key = `${r.layout} ${r.m} ${r.n} ${r.k}`;
         if (r.b === "f32") f32.set(key, r.gflops);
         const base = f32.get(key);
