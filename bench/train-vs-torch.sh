@@ -2,7 +2,9 @@
 # peft-ts `bench train` side by side with the PyTorch CPU peer (bench/torch_lora_bench.py, same shapes:
 # Llama-style decoder, batch B x T, AdamW, LoRA r=16 alpha=32 on the seven projections).
 # Runs alternate (ours, peer, ours, peer, ...) so drift on a shared machine hits both; prints per-run
-# figures and then, per configuration, median tokens/s of each, the ratio ours/peer, and peak RSS.
+# figures and then, per configuration, median tokens/s of each, the ratio ours/peer, the same over the
+# "clean" pairs (the peer saw < 5% foreign CPU: another job on the machine hurts its OpenMP threads far
+# more than ours), and peak RSS.
 #
 #   bench/train-vs-torch.sh                      # tiny lora/full, smollm2-135m --layers 8 lora/full
 #   RUNS=5 CONFIGS="tiny::lora" bench/train-vs-torch.sh
@@ -48,14 +50,23 @@ node - "$OUT" $CONFIGS <<'JS'
 const fs = require("fs");
 const [dir, ...configs] = process.argv.slice(2);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-const rows = [["config", "ours tok/s", "torch tok/s", "ratio", "ours peak RSS MB", "torch peak RSS MB"]];
+// A pair is "clean" when the peer saw almost no foreign CPU during its timed steps (foreign_cpu_frac <
+// 0.05): PyTorch's OpenMP threads spin at barriers and collapse when another job holds a core.
+const CLEAN = 0.05;
+const rows = [["config", "ours tok/s", "torch tok/s", "ratio", "clean pairs", "ours (clean)", "torch (clean)", "ratio (clean)", "ours peak RSS MB", "torch peak RSS MB"]];
 for (const cfg of configs) {
   const [preset, layers, method] = cfg.split(":");
   const tag = `${preset}${layers ? `-L${layers}` : ""}-${method}`;
   const read = (who) => fs.readdirSync(dir).filter((f) => f.startsWith(`${tag}.${who}.`)).map((f) => JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8")));
-  const ours = read("ours"), torch = read("torch");
+  const pairs = fs.readdirSync(dir).filter((f) => f.startsWith(`${tag}.ours.`)).map((f) => f.split(".")[2])
+    .map((i) => [`${dir}/${tag}.ours.${i}.json`, `${dir}/${tag}.torch.${i}.json`].map((f) => JSON.parse(fs.readFileSync(f, "utf8"))));
+  const ours = pairs.map((p) => p[0]), torch = pairs.map((p) => p[1]);
+  const clean = pairs.filter(([, t]) => t.foreign_cpu_frac < CLEAN);
   const o = median(ours.map((r) => r.tokens_per_second)), t = median(torch.map((r) => r.tokens_per_second));
-  rows.push([tag, o.toFixed(0), t.toFixed(0), `${(o / t).toFixed(2)}x`, median(ours.map((r) => r.peak_rss_mb)).toFixed(0), median(torch.map((r) => r.peak_rss_mb)).toFixed(0)]);
+  const oc = clean.length ? median(clean.map((p) => p[0].tokens_per_second)) : NaN;
+  const tc = clean.length ? median(clean.map((p) => p[1].tokens_per_second)) : NaN;
+  rows.push([tag, o.toFixed(0), t.toFixed(0), `${(o / t).toFixed(2)}x`, `${clean.length}/${pairs.length}`, oc.toFixed(0), tc.toFixed(0),
+    clean.length ? `${(oc / tc).toFixed(2)}x` : "-", median(ours.map((r) => r.peak_rss_mb)).toFixed(0), median(torch.map((r) => r.peak_rss_mb)).toFixed(0)]);
 }
 const w = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
 for (const r of rows) console.log(r.map((c, j) => (j ? c.padStart(w[j]) : c.padEnd(w[j]))).join("  "));
