@@ -1,6 +1,6 @@
 // Builds the demo's base model, shipped in assets/brown-llama: a small Llama pretrained from scratch by
-// peft-ts itself on the Brown corpus, minus the two genres the demo fine-tunes on (science fiction,
-// adventure). Reproducible: fixed seeds, deterministic kernels (run with the same thread count).
+// peft-ts itself on the Brown corpus's non-fiction genres; the fiction genres are what the demo fine-tunes
+// on (src/demo/data.ts). Reproducible: fixed seeds, deterministic kernels (run with the same thread count).
 //
 //   node --import tsx scripts/build-demo-model.ts [--out assets/brown-llama] [--epochs 3]
 //
