@@ -24,8 +24,10 @@
 namespace peft::gemm {
 namespace {
 
-// Below this much work per part, waking the pool costs more than it saves.
-constexpr double kMinFlopsPerPart = 4e6;
+// Below this much work per part (in flops, plus kBWork per element of B for the reading and decoding that
+// dominate products of a few rows), waking the pool costs more than it saves.
+constexpr double kMinWorkPerPart = 2e6;
+constexpr double kBWork = 8;
 // The dot path: k blocks up to this deep, B rows decoded this many at a time (a multiple of every pass
 // width of the AVX-512 dot kernel).
 constexpr int64_t kDotDepth = 4096;
@@ -184,8 +186,8 @@ Plan plan(const KernelSet& ks, const Problem& p, int64_t count) {
   const double dup_a = static_cast<double>(p.M) * p.K;
   const double dup_b = static_cast<double>(p.N) * p.K * (p.b.kind == BKind::Q4 || p.b.kind == BKind::Q8 ? 3 : 1);
   plan.split_m = !small && tiles_m >= threads && (dup_b < dup_a || tiles_n < threads);
-  const double flops = 2.0 * p.M * p.N * p.K;
-  const int64_t by_work = static_cast<int64_t>(flops / kMinFlopsPerPart);
+  const double work = 2.0 * p.M * p.N * p.K + kBWork * p.N * p.K;
+  const int64_t by_work = static_cast<int64_t>(work / kMinWorkPerPart);
   plan.parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, by_work, plan.split_m ? tiles_m : tiles_n})));
   return plan;
 }
