@@ -28,12 +28,12 @@ cpu=()
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS: peft-ts" >&2
   npx peft-ts bench gemm-shapes --threads "$THREADS" "${cpu[@]}" --json >"$out/ours.$round"
-  echo "round $round/$ROUNDS: numpy" >&2
-  /usr/bin/python3 bench/numpy_gemm.py --threads "$THREADS" "${cpu[@]}" >"$out/numpy.$round"
   if grep -q avx512_bf16 /proc/cpuinfo; then
     echo "round $round/$ROUNDS: numpy, OPENBLAS_CORETYPE=$CORETYPE" >&2
     OPENBLAS_CORETYPE=$CORETYPE /usr/bin/python3 bench/numpy_gemm.py --threads "$THREADS" "${cpu[@]}" >"$out/forced.$round"
   fi
+  echo "round $round/$ROUNDS: numpy" >&2
+  /usr/bin/python3 bench/numpy_gemm.py --threads "$THREADS" "${cpu[@]}" >"$out/numpy.$round"
 done
 
 /usr/bin/python3 - "$out" <<'PY'

@@ -24,12 +24,16 @@
 namespace peft::gemm {
 namespace {
 
-// Below this much work per part, waking the pool costs more than it saves.
-constexpr double kMinFlopsPerPart = 4e6;
+// Below this much work per part (in flops, plus kBWork per element of B for the reading and decoding that
+// dominate products of a few rows), waking the pool costs more than it saves.
+constexpr double kMinWorkPerPart = 2e6;
+constexpr double kBWork = 8;
 // The dot path: k blocks up to this deep, B rows decoded this many at a time (a multiple of every pass
 // width of the AVX-512 dot kernel).
 constexpr int64_t kDotDepth = 4096;
 constexpr int kDotGroup = 24;
+// Parts along N share one packing of A up to this size (beyond it, per-part panels that stay in cache).
+constexpr int64_t kSharedAFloats = 1 << 23;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -41,7 +45,7 @@ float* workspace(int slot, int64_t floats) {
     int64_t size = 0;
     ~Buffer() { std::free(data); }
   };
-  thread_local Buffer buffers[3];
+  thread_local Buffer buffers[4];  // A panel, B block, loader scratch, shared A (the caller's)
   Buffer& b = buffers[slot];
   if (b.size < floats) {
     std::free(b.data);
@@ -88,15 +92,37 @@ void small_kernel(const KernelSet& ks, const Problem& p, const Block& blk) {
                   p.alpha, blk.beta, std::min(ks.nr, blk.nc - j));
 }
 
-void run_part(const KernelSet& ks, const Problem& p, const Range& r) {
+/** The depth of K's blocks: equal blocks of at most ks.kc. */
+int k_block(const KernelSet& ks, int64_t K) { return static_cast<int>(ceil_div(K, ceil_div(K, ks.kc))); }
+
+/**
+ * Packs all of op(A), k block after k block (block k0 is round_up(M, MR) × kc at packed + k0·round_up(M, MR)),
+ * with the pool sharing the slivers out, for parts along N to share instead of each packing it again.
+ */
+const float* pack_a_shared(const KernelSet& ks, const Problem& p, int tasks) {
+  const int64_t m_pad = round_up(p.M, ks.mr), slivers = m_pad / ks.mr;
+  const int kc_max = k_block(ks, p.K);
+  float* packed = workspace(3, m_pad * p.K);
+  parallel_for(tasks, [&](int t) {
+    const int64_t m0 = slivers * t / tasks * ks.mr, m1 = std::min(p.M, slivers * (t + 1) / tasks * ks.mr);
+    for (int64_t k0 = 0; m0 < m1 && k0 < p.K; k0 += kc_max) {
+      const int kc = static_cast<int>(std::min<int64_t>(kc_max, p.K - k0));
+      ks.pack_a(p.a, p.lda, p.trans_a, m0, static_cast<int>(m1 - m0), k0, kc, packed + k0 * m_pad + m0 * kc);
+    }
+  });
+  return packed;
+}
+
+/** One part of C over all of K; shared_a: op(A) from pack_a_shared, or null to pack panels here. */
+void run_part(const KernelSet& ks, const Problem& p, const Range& r, const float* shared_a) {
   const bool small = p.M < ks.mr;
   const bool direct_b = small && p.b.kind == BKind::F32 && !p.b.trans;
   // Equal blocks (576 columns as 2 × 288, not 480 + 96: a thin block reuses each A sliver too little),
   // whole slivers wide.
-  const int kc_max = static_cast<int>(ceil_div(p.K, ceil_div(p.K, ks.kc)));
+  const int kc_max = k_block(ks, p.K);
   const int nc_max = static_cast<int>(round_up(ceil_div(r.n1 - r.n0, ceil_div(r.n1 - r.n0, ks.nc)), ks.nr));
   const int mc_max = static_cast<int>(round_up(ceil_div(r.m1 - r.m0, ceil_div(r.m1 - r.m0, ks.mc)), ks.mr));
-  float* a_panel = small ? nullptr : workspace(0, static_cast<int64_t>(mc_max) * kc_max);
+  float* a_panel = small || shared_a ? nullptr : workspace(0, static_cast<int64_t>(mc_max) * kc_max);
   float* b_block = direct_b ? nullptr : workspace(1, static_cast<int64_t>(nc_max) * kc_max);
   float* scratch = direct_b ? nullptr : workspace(2, std::max<int64_t>(16 * round_up(kc_max, 16), nc_max));
 
@@ -107,6 +133,8 @@ void run_part(const KernelSet& ks, const Problem& p, const Range& r) {
                 k0 == 0 ? p.beta : 1.0f};
       if (small) {
         blk.a = p.a + (p.trans_a ? k0 * p.lda + m0 : m0 * p.lda + k0);
+      } else if (shared_a) {
+        blk.a = shared_a + k0 * round_up(p.M, ks.mr) + m0 * blk.kc;
       } else {
         ks.pack_a(p.a, p.lda, p.trans_a, m0, mc, k0, blk.kc, a_panel);
         blk.a = a_panel;
@@ -171,7 +199,11 @@ void run_dot(const KernelSet& ks, const Problem& p, const Range& r) {
 struct Plan {
   int parts = 1;
   bool split_m = false;
+  bool share_a = false;  // parts along N share one packing of A (pack_a_shared)
 };
+
+/** Whether up to kDotRowsA rows against B stored [N, K] go through the dot kernel. */
+bool uses_dot(const KernelSet& ks, const Problem& p) { return ks.dot && p.M <= kDotRowsA && p.b.trans; }
 
 Plan plan(const KernelSet& ks, const Problem& p, int64_t count) {
   Plan plan;
@@ -179,14 +211,16 @@ Plan plan(const KernelSet& ks, const Problem& p, int64_t count) {
   if (threads == 1 || count >= 4 * threads || count % threads == 0) return plan;
   const int64_t tiles_m = ceil_div(p.M, ks.mr), tiles_n = ceil_div(p.N, ks.nr);
   const bool small = p.M < ks.mr;
-  // A part along N packs all of A again, a part along M all of B (decoding it again if quantized):
-  // duplicate the cheaper one.
-  const double dup_a = static_cast<double>(p.M) * p.K;
+  const bool a_shareable = count == 1 && !small && round_up(p.M, ks.mr) * p.K <= kSharedAFloats;
+  // Parts along N need all of A (packed once and shared, or again by each part when too big to keep);
+  // parts along M need all of B, packed (and decoded, if quantized) again by each part.
+  const double dup_a = a_shareable ? 0 : static_cast<double>(p.M) * p.K;
   const double dup_b = static_cast<double>(p.N) * p.K * (p.b.kind == BKind::Q4 || p.b.kind == BKind::Q8 ? 3 : 1);
   plan.split_m = !small && tiles_m >= threads && (dup_b < dup_a || tiles_n < threads);
-  const double flops = 2.0 * p.M * p.N * p.K;
-  const int64_t by_work = static_cast<int64_t>(flops / kMinFlopsPerPart);
+  const double work = 2.0 * p.M * p.N * p.K + kBWork * p.N * p.K;
+  const int64_t by_work = static_cast<int64_t>(work / kMinWorkPerPart);
   plan.parts = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({threads, by_work, plan.split_m ? tiles_m : tiles_n})));
+  plan.share_a = a_shareable && plan.parts > 1 && !plan.split_m && !uses_dot(ks, p);
   return plan;
 }
 
@@ -225,13 +259,14 @@ void run(const Problem& p, int64_t count, int64_t stride_a, int64_t stride_b, in
   }
   const KernelSet& ks = active_kernels();
   const Plan pl = plan(ks, p, count);
+  const float* shared_a = pl.share_a ? pack_a_shared(ks, p, pl.parts) : nullptr;
   parallel_for(static_cast<int>(count * pl.parts), [&](int task) {
     const Problem q = nth(task / pl.parts);
     const Range r = part_range(ks, q, pl, task % pl.parts);
-    if (ks.dot && q.M <= kDotRowsA && q.b.trans)
+    if (uses_dot(ks, q))
       run_dot(ks, q, r);
     else
-      run_part(ks, q, r);
+      run_part(ks, q, r, shared_a);
   });
 }
 

