@@ -8,6 +8,7 @@ import { nativeAddon } from "../backend/native/index.ts";
 import type { Quantized4bit } from "../quant/types.ts";
 import { f32ToBf16 } from "../tensor/dtype.ts";
 import { Rng } from "../util/random.ts";
+import { median } from "./stats.ts";
 
 /**
  * How op(A) and op(B) are stored, named after the three products of a linear layer:
@@ -97,12 +98,6 @@ export function gemmBenchArgs(o: GemmBenchOptions, seed = 1): GemmArgs {
     b: operand(rng, b, transB ? o.n : o.k, transB ? o.k : o.n),
     c: new Float32Array(o.m * o.n), cOffset: 0, ldc: o.n, alpha: 1, beta: 0,
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Median time of one product on the native backend, in GFLOP/s (2·m·n·k per product). */

@@ -10,7 +10,7 @@
 
 import { Command, Option } from "commander";
 import { performance } from "node:perf_hooks";
-import { parseConfig, buildModel, RandomWeights, type CausalLM, type ModelConfig } from "../models/index.ts";
+import { buildModel, RandomWeights, type CausalLM, type ModelConfig } from "../models/index.ts";
 import { Module, type Embedding } from "../nn/index.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { scope } from "../tensor/storage.ts";
@@ -19,21 +19,8 @@ import { AdamW } from "../optim/index.ts";
 import { backend, setBackend, type BackendName } from "../backend/index.ts";
 import { Rng } from "../util/random.ts";
 import { getPeftModel } from "../peft/index.ts";
-
-export const SMOLLM2_135M = {
-  architectures: ["LlamaForCausalLM"],
-  model_type: "llama",
-  vocab_size: 49152,
-  hidden_size: 576,
-  intermediate_size: 1536,
-  num_hidden_layers: 30,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  tie_word_embeddings: true,
-  rope_theta: 100000,
-  rms_norm_eps: 1e-5,
-  max_position_embeddings: 8192,
-};
+import { median } from "./stats.ts";
+import { presetConfig } from "../models/presets.ts";
 
 export const LORA_SETTINGS = { r: 16, lora_alpha: 32, target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] };
 
@@ -110,12 +97,6 @@ function buildVariant(config: ModelConfig, variant: Variant, seed: number): Buil
   return withOpt(model, []);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 interface Timed {
   wall: number;
   cpu: number;
@@ -151,7 +132,7 @@ function timedStep(v: ReturnType<typeof buildVariant>, o: LoraOverheadOptions, i
 export function runLoraOverhead(o: LoraOverheadOptions): LoraOverheadResult {
   if (o.backend) setBackend(o.backend);
   const seed = o.seed ?? 0;
-  const config = parseConfig({ ...SMOLLM2_135M, num_hidden_layers: o.layers }, "SmolLM2-135M shape");
+  const config = presetConfig("smollm2-135m", { layers: o.layers });
   const rng = new Rng(seed + 1);
   const ids = Int32Array.from({ length: o.batch * o.seq }, () => rng.int(config.vocabSize));
   const variants = o.variants ?? VARIANTS;

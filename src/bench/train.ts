@@ -5,7 +5,8 @@
 
 import { Command, Option } from "commander";
 import { performance } from "node:perf_hooks";
-import { parseConfig, buildModel, RandomWeights, type ModelConfig } from "../models/index.ts";
+import { buildModel, RandomWeights, type ModelConfig } from "../models/index.ts";
+import { presetConfig } from "../models/presets.ts";
 import { backward } from "../autograd/engine.ts";
 import { scope } from "../tensor/storage.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -16,21 +17,10 @@ import { quantizeOnLoad } from "../quant/policy.ts";
 import { Rng } from "../util/random.ts";
 import { adapterModel, fullModel, QLORA_QUANTIZATION, type TrainableModel } from "../train/model.ts";
 import { installProfiler, recordPhase } from "../train/profile.ts";
+import { median } from "./stats.ts";
 
 export type BenchPreset = "tiny" | "smollm2-135m" | "qwen2.5-0.5b";
 export type BenchMethod = "full" | "lora" | "qlora";
-
-const PRESETS: Record<BenchPreset, Record<string, unknown>> = {
-  tiny: { architectures: ["LlamaForCausalLM"], model_type: "llama", vocab_size: 8192, hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 4, tie_word_embeddings: false, rope_theta: 10000, rms_norm_eps: 1e-5 },
-  "smollm2-135m": { architectures: ["LlamaForCausalLM"], model_type: "llama", vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, tie_word_embeddings: true, rope_theta: 100000, rms_norm_eps: 1e-5 },
-  "qwen2.5-0.5b": { architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", vocab_size: 151936, hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, tie_word_embeddings: true, rope_theta: 1000000, rms_norm_eps: 1e-6 },
-};
-
-export function presetConfig(preset: BenchPreset, layers?: number): ModelConfig {
-  const raw = PRESETS[preset];
-  if (!raw) throw new Error(`bench train: unknown preset "${preset}" (tiny, smollm2-135m, qwen2.5-0.5b)`);
-  return parseConfig({ ...raw, ...(layers !== undefined ? { num_hidden_layers: layers } : {}), max_position_embeddings: 32768 }, `preset ${preset}`);
-}
 
 export interface BenchTrainOptions {
   preset: BenchPreset;
@@ -81,17 +71,11 @@ async function benchModel(config: ModelConfig, method: BenchMethod, seed: number
   );
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainResult> {
   if (o.threads !== undefined) nativeAddon()?.setThreads(o.threads);
   installProfiler();
   const seed = o.seed ?? 0;
-  const config = presetConfig(o.preset, o.layers);
+  const config = presetConfig(o.preset, { layers: o.layers });
   const tm = await benchModel(config, o.method, seed);
   tm.base.gradientCheckpointing = o.gradientCheckpointing ?? false;
   tm.net.train();

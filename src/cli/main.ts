@@ -14,12 +14,7 @@ const commands: Array<() => Promise<{ register: Register }>> = [
   () => import("./commands/inspect.ts"),
   () => import("./commands/quantize.ts"),
   () => import("./commands/demo.ts"),
-  // the `bench` group with its gemm subcommands; the entries below add theirs to it
   () => import("./commands/bench.ts"),
-  // last: adds `train` to the `bench` group, creating the group if no command above did
-  () => import("./commands/bench-train.ts"),
-  // adds `lora-overhead` to the `bench` group (found or created the same way)
-  () => import("./commands/bench-lora-overhead.ts"),
 ];
 
 export async function main(argv: string[]): Promise<void> {

@@ -66,10 +66,9 @@ export async function runWorker(job: WorkerJob, log: (line: string) => void): Pr
       out: job.out,
     },
     {
-      onStart: (i) => log(`${job.method}: ${i.totalSteps} steps on ${i.examples} sequences`),
-      onLog: (m) => {
-        const counts = /trainable params: ([\d,]+) \|\| all params: ([\d,]+)/.exec(m);
-        if (counts) params = { trainable: Number(counts[1]!.replaceAll(",", "")), total: Number(counts[2]!.replaceAll(",", "")) };
+      onStart: (i) => {
+        params = { trainable: i.paramsTrainable, total: i.paramsTotal };
+        log(`${job.method}: ${i.totalSteps} steps on ${i.examples} sequences`);
       },
       onEval: (e) => log(`${job.method}: step ${e.step}, validation loss ${e.loss.toFixed(3)} (perplexity ${e.perplexity.toFixed(1)})`),
     },

@@ -24,6 +24,7 @@
 // train`'s peak RSS for all three methods on qwen2.5-0.5b, with and without gradient checkpointing, and
 // within 8% on tiny, where the runtime term dominates and freed small buffers kept by glibc show.
 
+import { formatBytes, formatCount } from "../util/format.ts";
 import type { ModelConfig } from "../models/config.ts";
 import { modelInventory, baseParameterCount, type LinearShape, type ModelInventory } from "./inventory.ts";
 import { forwardActivations, transientActivations } from "./activations.ts";
@@ -132,18 +133,6 @@ export function estimateMemory(o: EstimateOptions): MemoryEstimate {
     paramsTrainable: trainable,
   };
   return { ...e, total: e.weights + e.gradients + e.optimizer + e.activations + e.runtime };
-}
-
-export function formatBytes(b: number): string {
-  if (b >= 1000 * 2 ** 20) return `${(b / 2 ** 30).toFixed(2)} GiB`;
-  return `${(b / 2 ** 20).toFixed(1)} MiB`;
-}
-
-function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
 }
 
 const COLUMNS: [string, (e: MemoryEstimate) => string][] = [

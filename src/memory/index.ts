@@ -1,7 +1,6 @@
 export {
   estimateMemory,
   formatEstimate,
-  formatBytes,
   nf4Bytes,
   availableMemoryBytes,
   EstimateError,

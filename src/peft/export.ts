@@ -7,13 +7,13 @@
 // an adapter changed one side (LoRA on lm_head, modules_to_save of either), both are written and
 // config.json says tie_word_embeddings: false. config.json loses quantization_config and gets the dtype.
 
-import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { Tensor } from "../tensor/tensor.ts";
 import { f32ArrayToBf16 } from "../tensor/dtype.ts";
 import { QuantizedTensor } from "../quant/types.ts";
 import { writeCheckpoint } from "../io/checkpoint.ts";
 import { commitDirAtomic, createTempDirFor, writeFileAtomic } from "../io/atomic.ts";
+import { copyTokenizerFiles } from "../io/model-folder.ts";
 import type { CausalLM } from "../models/index.ts";
 import type { Parameter } from "../nn/index.ts";
 import { LoraLinear } from "./lora-layer.ts";
@@ -30,36 +30,25 @@ export interface ExportOptions {
   maxShardBytes?: number;
 }
 
-/** Files copied from the tokenizer folder when present. */
-export const TOKENIZER_FILES = [
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "special_tokens_map.json",
-  "chat_template.jinja",
-  "chat_template.json",
-  "generation_config.json",
-  "added_tokens.json",
-  "vocab.json",
-  "merges.txt",
-  "tokenizer.model",
-];
-
 /** Writes the merged model (active adapters folded in) to outDir, atomically. */
 export function saveMergedModel(peftOrModel: PeftModel | CausalLM, tokenizerDir: string | null, outDir: string, opts: ExportOptions = {}): void {
+  const tmp = createTempDirFor(outDir);
+  writeModelFiles(peftOrModel, tmp, opts);
+  if (tokenizerDir) copyTokenizerFiles(tokenizerDir, tmp);
+  commitDirAtomic(tmp, outDir);
+}
+
+/** Writes the merged weights and config.json into an existing folder (a temporary one the caller commits). */
+export function writeModelFiles(peftOrModel: PeftModel | CausalLM, dir: string, opts: ExportOptions = {}): void {
   const dtype = opts.dtype ?? "float32";
   if (dtype !== "float32" && dtype !== "bfloat16") throw new Error(`saveMergedModel: dtype must be float32 or bfloat16, got ${String(dtype)}`);
   const model = peftOrModel instanceof PeftModel ? peftOrModel.base : peftOrModel;
   const active = peftOrModel instanceof PeftModel ? peftOrModel.activeAdapters : [];
   const emitted = new Set<string>();
   const tensors = mergedTensors(model, active, dtype, emitted);
-  const tmp = createTempDirFor(outDir);
-  writeCheckpoint(tmp, tensors, { maxShardBytes: opts.maxShardBytes });
+  writeCheckpoint(dir, tensors, { maxShardBytes: opts.maxShardBytes });
   const untied = model.config.tieWordEmbeddings && emitted.has(`${headPath(model)}.weight`);
-  writeFileAtomic(join(tmp, "config.json"), `${JSON.stringify(exportConfig(model, dtype, untied), null, 2)}\n`);
-  if (tokenizerDir) {
-    for (const f of TOKENIZER_FILES) if (existsSync(join(tokenizerDir, f))) copyFileSync(join(tokenizerDir, f), join(tmp, f));
-  }
-  commitDirAtomic(tmp, outDir);
+  writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(exportConfig(model, dtype, untied), null, 2)}\n`);
 }
 
 /** config.json for the export: the model's own, with the dtype set and quantization removed. */

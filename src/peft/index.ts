@@ -29,7 +29,7 @@ export {
   type SaveAdapterOptions,
   type LoadAdapterOptions,
 } from "./adapter-io.ts";
-export { saveMergedModel, mergedTensors, TOKENIZER_FILES, type ExportOptions, type ExportDtype } from "./export.ts";
+export { saveMergedModel, writeModelFiles, mergedTensors, type ExportOptions, type ExportDtype } from "./export.ts";
 
 /**
  * One call for `--adapter DIR` on generate / forward: loads the PEFT adapter folder onto `model`, frozen and

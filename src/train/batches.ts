@@ -61,10 +61,3 @@ export class BatchStream {
     return this.data.collate(picked, { padId: this.padId });
   }
 }
-
-/** Label positions that count in the loss after the causal shift (label t ≥ 1 of each row, not −100). */
-export function countTargets(b: Pick<Batch, "labels" | "B" | "T">): number {
-  let n = 0;
-  for (let r = 0; r < b.B; r++) for (let t = 1; t < b.T; t++) if (b.labels[r * b.T + t] !== -100) n++;
-  return n;
-}

@@ -13,7 +13,8 @@ import { SafetensorsReader, writeSafetensors } from "../io/safetensors.ts";
 import { CheckpointReader } from "../io/checkpoint.ts";
 import type { Optimizer, Schedule } from "../optim/index.ts";
 import type { TrainingArgs } from "./args.ts";
-import { copyTokenizerFiles, type TrainableModel } from "./model.ts";
+import type { TrainableModel } from "./model.ts";
+import { copyTokenizerFiles } from "../io/model-folder.ts";
 
 export class CheckpointStateError extends Error {}
 

@@ -5,7 +5,6 @@ import { noGrad } from "../autograd/engine.ts";
 import { scope } from "../tensor/storage.ts";
 import type { Module } from "../nn/index.ts";
 import type { ModelInput, ModelOutput } from "../models/index.ts";
-import { countTargets } from "./batches.ts";
 import { collate as collateBatch, type Example } from "./data/index.ts";
 
 export interface EvalResult {
@@ -28,7 +27,7 @@ export function evaluate(
     noGrad(() => {
       for (let i = 0; i < examples.length; i += o.batchSize) {
         const b = collateBatch(examples.slice(i, i + o.batchSize), { padId: o.padId });
-        const n = countTargets(b);
+        const n = b.tokens;
         if (n === 0) continue;
         scope(() => {
           const out = net.forward({ ids: b.ids, B: b.B, T: b.T, attentionMask: b.attentionMask, labels: b.labels, logits: "none" });

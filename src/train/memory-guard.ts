@@ -7,6 +7,7 @@ import * as os from "node:os";
 import type { ModelConfig } from "../models/index.ts";
 import { availableMemoryBytes, estimateMemory, formatEstimate, type MemoryEstimate } from "../memory/index.ts";
 import type { TrainingArgs } from "./args.ts";
+import { formatBytes } from "../util/format.ts";
 
 export class MemoryCheckError extends Error {}
 
@@ -28,8 +29,6 @@ export interface MemoryPlan {
   available: number;
 }
 
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-
 export function planMemory(
   config: ModelConfig,
   a: Pick<TrainingArgs, "method" | "batchSize" | "maxSeqLen" | "loraR" | "loraTargetModules" | "gradientCheckpointing" | "baseDtype" | "ignoreMemoryCheck">,
@@ -41,10 +40,10 @@ export function planMemory(
   let gc = a.gradientCheckpointing === true;
   if (a.gradientCheckpointing === "auto") gc = est(false).total > budget;
   const estimate = est(gc);
-  const text = `${formatEstimate([estimate])}\navailable: ${gib(available)} (margin ${gib(memoryMargin())})${gc ? ", gradient checkpointing on" : ""}`;
+  const text = `${formatEstimate([estimate])}\navailable: ${formatBytes(available)} (margin ${formatBytes(memoryMargin())})${gc ? ", gradient checkpointing on" : ""}`;
   if (estimate.total > budget && !a.ignoreMemoryCheck) {
     throw new MemoryCheckError(
-      `the memory estimate (${gib(estimate.total)}) exceeds the memory available (${gib(available)} less a ${gib(memoryMargin())} margin)` +
+      `the memory estimate (${formatBytes(estimate.total)}) exceeds the memory available (${formatBytes(available)} less a ${formatBytes(memoryMargin())} margin)` +
         `${gc ? "" : "; try --gradient-checkpointing,"} a smaller --batch-size or --max-seq-len, --method qlora, or --base-dtype bfloat16;` +
         " pass --ignore-memory-check to start anyway",
     );

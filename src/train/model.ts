@@ -3,14 +3,10 @@
 // loads, double-quantized absmax, as bitsandbytes' QLoRA recipe). Also how each saves its weights the way
 // transformers / PEFT lay them out, and the tokenizer files that go beside them.
 
-import { copyFileSync, existsSync } from "node:fs";
-import { join } from "node:path";
 import { loadModel, loadConfig, type CausalLM, type ModelInput, type ModelOutput } from "../models/index.ts";
 import type { Module } from "../nn/index.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { writeCheckpoint } from "../io/checkpoint.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
-import { getPeftModel, applyAdapterFromDir } from "../peft/index.ts";
+import { getPeftModel, applyAdapterFromDir, writeModelFiles } from "../peft/index.ts";
 import type { Method } from "./args.ts";
 import type { LoraConfig } from "../peft/index.ts";
 
@@ -37,24 +33,6 @@ export interface ModelArgs {
   loraDropout: number;
   loraTargetModules: string[] | "all-linear";
   seed: number;
-}
-
-/** The files of a Hugging Face tokenizer folder that travel with saved weights. */
-export const TOKENIZER_FILES = [
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "special_tokens_map.json",
-  "added_tokens.json",
-  "chat_template.jinja",
-  "chat_template.json",
-  "vocab.json",
-  "merges.txt",
-  "tokenizer.model",
-  "generation_config.json",
-];
-
-export function copyTokenizerFiles(from: string, to: string): void {
-  for (const f of TOKENIZER_FILES) if (existsSync(join(from, f))) copyFileSync(join(from, f), join(to, f));
 }
 
 export function countParameters(m: Module): { total: number; trainable: number } {
@@ -101,7 +79,7 @@ export function fullModel(model: CausalLM): TrainableModel {
     paramsTotal: total,
     paramsTrainable: trainable,
     report: `trainable params: ${trainable.toLocaleString("en-US")} || all params: ${total.toLocaleString("en-US")} || trainable%: ${((100 * trainable) / total).toFixed(4)}`,
-    saveWeights: (dir) => saveFullModel(model, dir),
+    saveWeights: (dir) => writeModelFiles(model, dir),
   };
 }
 
@@ -119,16 +97,6 @@ export async function adapterModel(a: ModelArgs, base: CausalLM, method: Method)
     report: peft.parameterReport().text,
     saveWeights: (dir) => peft.saveAdapter(dir),
   };
-}
-
-/** model.safetensors (sharded past 5 GB as transformers) + config.json, float32 as trained. */
-export function saveFullModel(model: CausalLM, dir: string): void {
-  const tensors = model.namedParameters().filter((e): e is [string, Tensor] => e[1] instanceof Tensor);
-  writeCheckpoint(dir, tensors);
-  const raw = { ...model.config.raw };
-  if ("torch_dtype" in raw) raw.torch_dtype = "float32";
-  else raw.dtype = "float32";
-  writeFileAtomic(join(dir, "config.json"), `${JSON.stringify(raw, null, 2)}\n`);
 }
 
 /** A model folder for inference, with a PEFT adapter folder applied (frozen) when given. */

@@ -8,7 +8,6 @@ import { backward } from "../autograd/engine.ts";
 import { scope } from "../tensor/storage.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import type { ModelInput, ModelOutput } from "../models/index.ts";
-import { countTargets } from "./batches.ts";
 import type { Batch } from "./data/index.ts";
 
 export interface AccumulateResult {
@@ -28,7 +27,7 @@ export function inputTokens(b: Pick<Batch, "attentionMask">): number {
 }
 
 export function accumulateGradients(net: { forward(i: ModelInput): ModelOutput }, batches: readonly Batch[]): AccumulateResult {
-  const counts = batches.map(countTargets);
+  const counts = batches.map((b) => b.tokens);
   const N = counts.reduce((s, n) => s + n, 0);
   let loss = 0;
   let tokens = 0;

@@ -24,7 +24,8 @@ import { loadDataset, collate, epochOrder, splitValidation, packExamples, type E
 import { evaluate, type EvalResult } from "./evaluate.ts";
 import { planMemory } from "./memory-guard.ts";
 import { appendMetrics, metricRows, readMetrics, truncateMetrics, type MetricsLine } from "./metrics.ts";
-import { copyTokenizerFiles, prepareModel, type TrainableModel } from "./model.ts";
+import { prepareModel, type TrainableModel } from "./model.ts";
+import { copyTokenizerFiles } from "../io/model-folder.ts";
 import { accumulateGradients } from "./step.ts";
 import { installProfiler } from "./profile.ts";
 import { writeReport } from "./report.ts";
@@ -57,7 +58,15 @@ export interface StepInfo {
 export interface TrainCallbacks {
   /** Human-readable messages: the memory table, the parameter report, notices. */
   onLog?(message: string): void;
-  onStart?(info: { startStep: number; totalSteps: number; resumedFrom: string | null; examples: number; evalExamples: number }): void;
+  onStart?(info: {
+    startStep: number;
+    totalSteps: number;
+    resumedFrom: string | null;
+    examples: number;
+    evalExamples: number;
+    paramsTrainable: number;
+    paramsTotal: number;
+  }): void;
   onStep?(info: StepInfo): void;
   onEval?(info: { step: number; loss: number; perplexity: number }): void;
   onCheckpoint?(info: { step: number; dir: string }): void;
@@ -158,7 +167,8 @@ export class Trainer {
     const schedule: Schedule = { name: a.scheduler, lr: a.lr, warmupSteps: a.warmupSteps, totalSteps };
     dropoutSeeds.reseed(a.seed);
     const state = this.resume(tm, opt, stream);
-    this.callbacks.onStart?.({ startStep: state.step, totalSteps, resumedFrom: this.resumedFrom, examples: examples.length, evalExamples: evalExamples.length });
+    this.callbacks.onStart?.({ startStep: state.step, totalSteps, resumedFrom: this.resumedFrom, examples: examples.length, evalExamples: evalExamples.length,
+      paramsTrainable: tm.paramsTrainable, paramsTotal: tm.paramsTotal });
     return { tm, opt, stream, schedule, state, evalExamples, padId };
   }
 

@@ -1,9 +1,15 @@
 // `peft-ts bench`: performance measurements. A command group; each benchmark is one subcommand.
 //   bench gemm --m M --n N --k K [--threads T] [--layout nt|nn|tn] [--b f32|bf16|nf4] [--cpu-time] [--json]
 //   bench gemm-shapes [--threads T] [--cpu-time] [--json]
+//   bench train, bench lora-overhead (src/bench/train.ts, src/bench/lora-overhead.ts)
+//   bench all: the set BENCHMARKS.md quotes, each in its own process so peak memory is its own
 
 import { Command, InvalidArgumentError, Option } from "commander";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { benchGemm, gemmShapes, type GemmBenchResult, type GemmBType, type GemmLayout } from "../../bench/gemm.ts";
+import { registerBenchTrain } from "../../bench/train.ts";
+import { registerBenchLoraOverhead } from "../../bench/lora-overhead.ts";
 
 const CPU_TIME = "time by the process's CPU time instead of the wall clock (robust on a loaded machine; use with --threads 1)";
 
@@ -74,8 +80,37 @@ function registerGemmShapes(bench: Command): void {
     });
 }
 
+const BIN = fileURLToPath(new URL("../../../bin/peft-ts.js", import.meta.url));
+
+/** What `bench all` (`npm run bench`) runs: the products, training throughput per method, LoRA's overhead. */
+const ALL: string[][] = [
+  ["gemm-shapes"],
+  ["train", "--preset", "tiny", "--method", "full"],
+  ["train", "--preset", "tiny", "--method", "lora"],
+  ["train", "--preset", "tiny", "--method", "qlora"],
+  ["train", "--preset", "smollm2-135m", "--layers", "8", "--method", "lora"],
+  ["train", "--preset", "smollm2-135m", "--layers", "8", "--method", "qlora"],
+  ["lora-overhead", "--layers", "8"],
+];
+
+function registerAll(bench: Command): void {
+  bench
+    .command("all")
+    .description("the benchmarks BENCHMARKS.md quotes, one process each (several minutes)")
+    .action(() => {
+      for (const args of ALL) {
+        process.stdout.write(`\n$ peft-ts bench ${args.join(" ")}\n`);
+        const r = spawnSync(process.execPath, [BIN, "bench", ...args], { stdio: ["ignore", "inherit", "ignore"] });
+        if (r.status !== 0) throw new Error(`bench ${args.join(" ")} failed (exit ${r.status ?? r.signal})`);
+      }
+    });
+}
+
 export function register(program: Command): void {
   const bench = program.command("bench").description("performance measurements");
   registerGemm(bench);
   registerGemmShapes(bench);
+  registerBenchTrain(bench);
+  registerBenchLoraOverhead(bench);
+  registerAll(bench);
 }

@@ -4,7 +4,8 @@
 import { Command, Option, InvalidArgumentError } from "commander";
 import { loadConfig } from "../../models/load.ts";
 import { presetConfig, PRESETS } from "../../models/presets.ts";
-import { estimateMemory, formatEstimate, formatBytes, availableMemoryBytes, METHODS, type Method } from "../../memory/index.ts";
+import { formatBytes } from "../../util/format.ts";
+import { estimateMemory, formatEstimate, availableMemoryBytes, METHODS, type Method } from "../../memory/index.ts";
 
 interface EstimateCliOptions {
   model?: string;

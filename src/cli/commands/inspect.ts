@@ -2,6 +2,7 @@
 // (no weights are loaded): architecture, shapes, parameter count, dtypes, size on disk, tied embeddings,
 // rope type; for a quantized folder, bytes per parameter.
 
+import { formatBytes } from "../../util/format.ts";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
@@ -98,16 +99,6 @@ function is4bit(q: Record<string, unknown>): boolean {
   return q.load_in_4bit === true;
 }
 
-function human(bytes: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v.toFixed(u === 0 ? 0 : 2)} ${units[u]}`;
-}
 
 export function formatInspection(i: Inspection): string {
   const rows: [string, string][] = [
@@ -121,7 +112,7 @@ export function formatInspection(i: Inspection): string {
     ["vocab", String(i.vocab)],
     ["parameters", `${i.parameters.toLocaleString("en-US")} (${(i.parameters / 1e6).toFixed(1)}M)`],
     ["dtypes", Object.entries(i.dtypes).map(([d, n]) => `${d} ${n.toLocaleString("en-US")}`).join(", ")],
-    ["size on disk", human(i.size_on_disk_bytes)],
+    ["size on disk", formatBytes(i.size_on_disk_bytes)],
     ["tied embeddings", i.tied_embeddings ? "yes" : "no"],
     ["rope", i.rope_type === "default" ? `default (theta ${i.rope_theta})` : i.rope_type],
   ];
