@@ -60,7 +60,16 @@ function writeTokenizer(dir: string): void {
   const full = JSON.parse(readFileSync(join(gpt2, "tokenizer.json"), "utf8"));
   writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(truncateByteLevelBpe(full, VOCAB)));
   const eos = "<|endoftext|>";
-  const config = { add_prefix_space: false, bos_token: eos, eos_token: eos, unk_token: eos, model_max_length: 512, tokenizer_class: "GPT2Tokenizer" };
+  // A plain "role: content" chat template, so the chat examples (generate --chat, {"messages"} data) run on
+  // the demo model; assistant turns end with eos so a fine-tuned model learns to stop.
+  const chatTemplate =
+    "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}" +
+    "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}" +
+    "{% if add_generation_prompt %}assistant:{% endif %}";
+  const config = {
+    add_prefix_space: false, bos_token: eos, eos_token: eos, unk_token: eos, model_max_length: 512, tokenizer_class: "GPT2Tokenizer",
+    chat_template: chatTemplate,
+  };
   writeFileSync(join(dir, "tokenizer_config.json"), `${JSON.stringify(config, null, 2)}\n`);
   const generation = { bos_token_id: VOCAB - 1, eos_token_id: VOCAB - 1, transformers_version: "4.46.0" };
   writeFileSync(join(dir, "generation_config.json"), `${JSON.stringify(generation, null, 2)}\n`);

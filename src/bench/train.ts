@@ -1,6 +1,6 @@
 // peft-ts bench train: training throughput on random weights and random tokens, with the shapes of the
 // PyTorch CPU peer (bench/torch_lora_bench.py): one step = forward + next-token loss + backward + AdamW
-// step + zero grads; tokens/s = B·T / median step time after warm-up; peak RSS from the process's maxRSS.
+// step + zero grads; tokens/s = B·T / median step time after warm-up; peak RSS from the process's high-water mark.
 // LoRA: r = 16, α = 32 on the seven projections, AdamW(lr 1e-4, weight decay 0), as the peer.
 
 import { Command, Option } from "commander";
@@ -18,6 +18,7 @@ import { Rng } from "../util/random.ts";
 import { adapterModel, fullModel, QLORA_QUANTIZATION, type TrainableModel } from "../train/model.ts";
 import { installProfiler, recordPhase } from "../train/profile.ts";
 import { median } from "./stats.ts";
+import { peakRssBytes } from "../util/memory.ts";
 
 export type BenchPreset = "tiny" | "smollm2-135m" | "qwen2.5-0.5b";
 export type BenchMethod = "full" | "lora" | "qlora";
@@ -129,7 +130,7 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
     fwd_s_median: r4(median(times.fwd)),
     bwd_s_median: r4(median(times.bwd)),
     opt_s_median: r4(median(times.opt)),
-    peak_rss_mb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
+    peak_rss_mb: Math.round((peakRssBytes() / 2 ** 20) * 10) / 10,
     params_total: tm.paramsTotal,
     params_trainable: tm.paramsTrainable,
     loss_first: r4(losses[0]!),

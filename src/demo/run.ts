@@ -33,6 +33,8 @@ export interface DemoOptions {
 /** Learning rates per method: adapters train fewer weights and take larger steps, as usual. */
 const LR: Record<Method, number> = { full: 1e-3, lora: 3e-3, qlora: 3e-3 };
 const METHODS: Method[] = ["full", "lora", "qlora"];
+/** Batch, sequence length and adapter shape shared by the three runs. */
+const JOB = { batchSize: 8, maxSeqLen: 256, loraR: 16, loraAlpha: 32 };
 
 function runMethod(job: WorkerJob): WorkerSummary {
   const res = spawnSync(process.execPath, [BIN, "demo", "--worker", JSON.stringify(job)], { stdio: "inherit" });
@@ -70,17 +72,24 @@ export function runDemo(o: DemoOptions, print: (s: string) => void = (s) => proc
   const summaries = METHODS.map((method) =>
     runMethod({
       method, base: DEMO_BASE, trainData, evalData, out: join(o.out, method), steps: o.steps, lr: LR[method],
-      batchSize: 8, maxSeqLen: 256, seed: o.seed, loraR: 16, loraAlpha: 32,
+      ...JOB, seed: o.seed,
     }),
   );
 
   print("\nResults (validation: held-out fiction documents)\n");
-  const rows = [["method", "trainable params", "peak memory", "train time", "val perplexity", "sample (after)"]];
-  rows.push(["base model", "—", "—", "—", before.perplexity.toFixed(1), sampleBefore.slice(0, 60)]);
+  // Weights, gradients and optimizer state as each method holds them: the part of memory the methods
+  // change. At this size the process itself (Node, loader, data, activations) dominates peak memory.
+  const modelState = (method: Method) => {
+    const e = estimateMemory({ config: base.config, method, batch: JOB.batchSize, seq: JOB.maxSeqLen, r: JOB.loraR });
+    return e.weights + e.gradients + e.optimizer;
+  };
+  const rows = [["method", "trainable params", "model state", "peak memory", "train time", "val perplexity", "sample (after)"]];
+  rows.push(["base model", "—", "—", "—", "—", before.perplexity.toFixed(1), sampleBefore.slice(0, 60)]);
   for (const s of summaries) {
     rows.push([
       s.method,
       `${formatCount(s.trainableParams)} (${((100 * s.trainableParams) / s.totalParams).toFixed(1)}%)`,
+      formatBytes(modelState(s.method)),
       formatBytes(s.peakRssMb * 2 ** 20),
       `${s.trainSeconds.toFixed(0)} s`,
       `${before.perplexity.toFixed(1)} → ${Math.exp(s.evalLoss).toFixed(1)}`,

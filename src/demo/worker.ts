@@ -9,6 +9,7 @@ import { applyAdapterFromDir } from "../peft/index.ts";
 import { QLORA_QUANTIZATION } from "../train/model.ts";
 import { Tokenizer } from "../tokenizer/index.ts";
 import { sampleText } from "./sample.ts";
+import { peakRssBytes } from "../util/memory.ts";
 
 export interface WorkerJob {
   method: Method;
@@ -78,7 +79,7 @@ export async function runWorker(job: WorkerJob, log: (line: string) => void): Pr
     method: job.method,
     trainableParams: params.trainable,
     totalParams: params.total,
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    peakRssMb: peakRssBytes() / 2 ** 20,
     trainSeconds,
     evalLoss: result.evalLoss ?? NaN,
     sample: sampleText(fineTuned(job), Tokenizer.fromDir(job.base), job.seed),

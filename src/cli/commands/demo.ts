@@ -16,7 +16,7 @@ export function register(program: Command): void {
     .command("demo")
     .description("fine-tune the shipped demo model three ways (full, LoRA, QLoRA) and compare them (offline, a few minutes)")
     .option("--out <dir>", "where the runs, metrics and report.html go", "runs/demo")
-    .option("--steps <n>", "optimizer steps per method", "60")
+    .option("--steps <n>", "optimizer steps per method", "150")
     .option("--seed <n>", "seed for data order, adapters and sampling", "0")
     .addOption(new Option("--worker <json>", "run one method in this process (used by the demo itself)").hideHelp())
     .action(async (o: DemoCliOptions) => {
