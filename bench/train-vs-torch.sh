@@ -10,7 +10,11 @@
 #   RUNS=5 CONFIGS="tiny::lora" bench/train-vs-torch.sh
 #
 # Set-up for the peer (Debian): apt-get install -y python3-torch python3-numpy libopenblas0-openmp
-# The peer must use the OpenMP OpenBLAS (LD_LIBRARY_PATH below) or it runs far slower.
+# The peer must use the OpenMP OpenBLAS (LD_LIBRARY_PATH below) or it runs far slower. Debian's torch does
+# its float32 products through that BLAS, and OpenBLAS 0.3.21 does not recognise recent Xeons (it falls
+# back to SSE3 "Prescott" kernels): on CPUs with AVX512-BF16 the peer runs with
+# OPENBLAS_CORETYPE=${CORETYPE:-Cooperlake}, its AVX-512 kernels, so that it is compared at its best.
+# CORETYPE= (empty) leaves OpenBLAS to its own detection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +29,11 @@ PEER=${TORCH_BENCH:-bench/torch_lora_bench.py}
 BLAS=${BLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}
 CONFIGS=${CONFIGS:-"tiny::lora tiny::full smollm2-135m:8:lora smollm2-135m:8:full"}
 OUT=$(mktemp -d)
+CORETYPE=${CORETYPE-Cooperlake}
+grep -q avx512_bf16 /proc/cpuinfo || CORETYPE=""
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), node $(node --version), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "B=$B T=$T threads=$THREADS steps=$STEPS warmup=$WARMUP runs=$RUNS"
+echo "B=$B T=$T threads=$THREADS steps=$STEPS warmup=$WARMUP runs=$RUNS peer OPENBLAS_CORETYPE=${CORETYPE:-(detected)}"
 for cfg in $CONFIGS; do
   IFS=: read -r preset layers method <<<"$cfg"
   tag="${preset}${layers:+-L$layers}-$method"
@@ -36,7 +42,7 @@ for cfg in $CONFIGS; do
   for i in $(seq "$RUNS"); do
     node bin/peft-ts.js bench train --preset "$preset" "${layer_flag[@]}" --method "$method" --batch "$B" --seq "$T" \
       --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --json >"$OUT/$tag.ours.$i.json"
-    LD_LIBRARY_PATH="$BLAS" "$PY" "$PEER" --preset "$preset" "${layer_flag[@]}" --mode "$method" --threads "$THREADS" \
+    LD_LIBRARY_PATH="$BLAS" OPENBLAS_CORETYPE="$CORETYPE" "$PY" "$PEER" --preset "$preset" "${layer_flag[@]}" --mode "$method" --threads "$THREADS" \
       -B "$B" -T "$T" --steps "$STEPS" --warmup "$WARMUP" >"$OUT/$tag.torch.$i.json" 2>/dev/null
     node -e '
       const [a, b] = process.argv.slice(1, 3).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));

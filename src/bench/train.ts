@@ -33,6 +33,8 @@ export interface BenchTrainOptions {
   warmup: number;
   threads?: number;
   gradientCheckpointing?: boolean;
+  /** How LoRA's frozen base is held (QLoRA's is NF4, full fine-tuning's float32). */
+  baseDtype?: "float32" | "bfloat16";
   seed?: number;
   onStep?: (step: number, seconds: number, loss: number) => void;
 }
@@ -40,6 +42,7 @@ export interface BenchTrainOptions {
 export interface BenchTrainResult {
   preset: BenchPreset;
   method: BenchMethod;
+  base_dtype: string;
   layers: number;
   batch: number;
   seq: number;
@@ -61,12 +64,12 @@ export interface BenchTrainResult {
 
 const LORA = { r: 16, alpha: 32, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] };
 
-async function benchModel(config: ModelConfig, method: BenchMethod, seed: number): Promise<TrainableModel> {
+async function benchModel(config: ModelConfig, method: BenchMethod, seed: number, baseDtype: "float32" | "bfloat16"): Promise<TrainableModel> {
   if (method === "full") return fullModel(buildModel(config, new RandomWeights(seed, { weightDtype: "float32", trainable: true })));
   const quantize = method === "qlora" ? quantizeOnLoad(QLORA_QUANTIZATION).quantize : null;
-  const base = buildModel(config, new RandomWeights(seed, { weightDtype: "float32", trainable: false, quantize }));
+  const base = buildModel(config, new RandomWeights(seed, { weightDtype: baseDtype, trainable: false, quantize }));
   return adapterModel(
-    { model: "(random)", method, baseDtype: "float32", loraR: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, loraTargetModules: LORA.targets, seed },
+    { model: "(random)", method, baseDtype, loraR: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, loraTargetModules: LORA.targets, seed },
     base,
     method,
   );
@@ -77,7 +80,8 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
   installProfiler();
   const seed = o.seed ?? 0;
   const config = presetConfig(o.preset, { layers: o.layers });
-  const tm = await benchModel(config, o.method, seed);
+  const baseDtype = o.method === "lora" ? (o.baseDtype ?? "float32") : o.method === "qlora" ? "nf4" : "float32";
+  const tm = await benchModel(config, o.method, seed, o.baseDtype ?? "float32");
   tm.base.gradientCheckpointing = o.gradientCheckpointing ?? false;
   tm.net.train();
   const opt = new AdamW(tm.params, { lr: 1e-4, weightDecay: 0 });
@@ -119,6 +123,7 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
   return {
     preset: o.preset,
     method: o.method,
+    base_dtype: baseDtype,
     layers: config.numLayers,
     batch: o.batch,
     seq: o.seq,
@@ -159,6 +164,7 @@ export function registerBenchTrain(bench: Command): void {
     .option("--warmup <n>", "untimed steps first", "2")
     .option("--threads <n>", "native kernel threads")
     .option("--gradient-checkpointing", "recompute activations in backward")
+    .addOption(new Option("--base-dtype <dtype>", "how LoRA's frozen base is held").choices(["float32", "bfloat16"]).default("float32"))
     .option("--json", "print one JSON line")
     .action(async (f: Record<string, string | boolean | undefined>) => {
       const warmup = Number(f.warmup);
@@ -173,12 +179,13 @@ export function registerBenchTrain(bench: Command): void {
         warmup,
         threads: f.threads === undefined ? undefined : posInt("--threads", f.threads as string),
         gradientCheckpointing: f.gradientCheckpointing === true,
+        baseDtype: f.baseDtype as "float32" | "bfloat16",
         onStep: f.json ? undefined : (s, sec, loss) => process.stderr.write(`step ${s}${s < warmup ? " (warmup)" : ""} ${sec.toFixed(3)}s loss ${loss.toFixed(4)}\n`),
       });
       process.stdout.write(
         f.json
           ? `${JSON.stringify(r)}\n`
-          : `${r.preset} ${r.method} (${r.layers} layers, B=${r.batch}, T=${r.seq}, ${r.backend} backend): ${r.tokens_per_second} tokens/s, ` +
+          : `${r.preset} ${r.method} (${r.base_dtype} base, ${r.layers} layers, B=${r.batch}, T=${r.seq}, ${r.backend} backend): ${r.tokens_per_second} tokens/s, ` +
               `step ${r.step_s_median}s (fwd ${r.fwd_s_median}, bwd ${r.bwd_s_median}, opt ${r.opt_s_median}), peak RSS ${r.peak_rss_mb} MB, ` +
               `params ${r.params_total.toLocaleString("en-US")} (${r.params_trainable.toLocaleString("en-US")} trainable)\n`,
       );

@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { benchGemm, gemmShapes, type GemmBenchResult, type GemmBType, type GemmLayout } from "../../bench/gemm.ts";
 import { registerBenchTrain } from "../../bench/train.ts";
 import { registerBenchLoraOverhead } from "../../bench/lora-overhead.ts";
+import { registerBenchLoad } from "../../bench/load.ts";
 
 const CPU_TIME = "time by the process's CPU time instead of the wall clock (robust on a loaded machine; use with --threads 1)";
 
@@ -90,7 +91,11 @@ const ALL: string[][] = [
   ["train", "--preset", "tiny", "--method", "qlora"],
   ["train", "--preset", "smollm2-135m", "--layers", "8", "--method", "lora"],
   ["train", "--preset", "smollm2-135m", "--layers", "8", "--method", "qlora"],
+  ...[["full"], ["lora"], ["lora", "--base-dtype", "bfloat16"], ["qlora"]].map((m) => [
+    "train", "--preset", "qwen2.5-0.5b", "--batch", "1", "--seq", "256", "--steps", "3", "--warmup", "1", "--method", ...m,
+  ]),
   ["lora-overhead", "--layers", "8"],
+  ["load", "--preset", "smollm2-135m"],
 ];
 
 function registerAll(bench: Command): void {
@@ -112,5 +117,6 @@ export function register(program: Command): void {
   registerGemmShapes(bench);
   registerBenchTrain(bench);
   registerBenchLoraOverhead(bench);
+  registerBenchLoad(bench);
   registerAll(bench);
 }
