@@ -1,13 +1,13 @@
-// Quantization speed (not a test): `node --import tsx test/quant/bench-quantize.ts [reps]`.
+// Quantization speed (not a test): `node --import tsx bench/quantize.ts [reps]`.
 // Quantizes the linear weights of one Qwen2.5-0.5B decoder layer (q/k/v/o, gate/up/down: 4.4M parameters;
 // the model has 24 such layers, ~360M quantized parameters with the embeddings) and prints parameters/second
 // per type and input dtype, best of `reps`, by wall time and by the process's CPU time (the better measure
 // on a loaded machine, where wall time counts the waits for a core).
 
-import { quantizeTensor, type QuantizeOptions } from "../../src/quant/index.ts";
-import { f32ArrayToBf16 } from "../../src/tensor/dtype.ts";
-import { Tensor } from "../../src/tensor/tensor.ts";
-import { Rng } from "../../src/util/random.ts";
+import { quantizeTensor, type QuantizeOptions } from "../src/quant/index.ts";
+import { f32ArrayToBf16 } from "../src/tensor/dtype.ts";
+import { Tensor } from "../src/tensor/tensor.ts";
+import { Rng } from "../src/util/random.ts";
 
 const shapes: Array<[number, number]> = [[896, 896], [128, 896], [128, 896], [896, 896], [4864, 896], [4864, 896], [896, 4864]];
 const reps = Number(process.argv[2] ?? 3);
