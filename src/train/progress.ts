@@ -33,7 +33,8 @@ export function progressReporter(stream: NodeJS.WriteStream, logEvery: number): 
     onStart(info) {
       firstStep = info.startStep;
       started = performance.now();
-      say(`training: ${info.examples} examples${info.evalExamples ? `, ${info.evalExamples} for evaluation` : ""}, steps ${info.startStep + 1}..${info.totalSteps}`);
+      if (info.startStep >= info.totalSteps) say(`training: all ${info.totalSteps} steps were done before; writing the result`);
+      else say(`training: ${info.examples} examples${info.evalExamples ? `, ${info.evalExamples} for evaluation` : ""}, steps ${info.startStep + 1}..${info.totalSteps}`);
       if (!tty) return;
       bars = new cliProgress.MultiBar(
         {

@@ -141,13 +141,15 @@ export class Trainer {
       this.callbacks.onStep?.(last);
       if (state.step % a.logEvery === 0) state = this.log(state, last);
       if (a.evalEvery > 0 && state.step % a.evalEvery === 0) this.evaluate(run, state.step);
-      if (a.saveEvery > 0 && state.step % a.saveEvery === 0 && state.step < schedule.totalSteps) this.checkpoint(run, state);
+      // As transformers' Trainer: with checkpoints on, the last step is one too, so a kill while the final
+      // result is written, or a --resume of a finished run, loses nothing.
+      if (a.saveEvery > 0 && (state.step % a.saveEvery === 0 || state.step === schedule.totalSteps)) this.checkpoint(run, state);
       await new Promise<void>((resolve) => setImmediate(resolve)); // let the progress bar and signals run
       if (this.inputs.signal?.aborted && state.step < schedule.totalSteps) this.interrupt(run, state);
     }
     if (run.evalExamples.length > 0 && (a.evalEvery === 0 || state.step % a.evalEvery !== 0)) this.evaluate(run, state.step);
     this.saveFinal(run, state);
-    return { steps: state.step, loss: last?.loss ?? NaN, evalLoss: this.#lastEval?.loss ?? null, out: a.out, metricsPath: this.metricsPath };
+    return { steps: state.step, loss: last?.loss ?? this.lastLoggedLoss(), evalLoss: this.#lastEval?.loss ?? null, out: a.out, metricsPath: this.metricsPath };
   }
 
   // ---- setup ------------------------------------------------------------------------------------------
@@ -333,6 +335,12 @@ export class Trainer {
     } catch (e) {
       this.callbacks.onLog?.(`report.html not written: ${(e as Error).message}`);
     }
+  }
+
+  /** The loss of the last metrics line: what a resumed run that had no step left to take reports. */
+  private lastLoggedLoss(): number {
+    const logged = existsSync(this.metricsPath) ? readMetrics(this.metricsPath).filter((l) => l.loss !== undefined) : [];
+    return logged.at(-1)?.loss ?? NaN;
   }
 
   private saveFinal(run: Run, state: TrainerState): void {

@@ -4,7 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { loadModel, loadConfig } from "../../src/models/index.ts";
 import { fullModel } from "../../src/train/model.ts";
 import { train, NonFiniteError, type StepInfo } from "../../src/train/index.ts";
@@ -72,12 +72,12 @@ describe("Trainer", () => {
         onStart: (i) => seen.push(`start ${i.startStep}/${i.totalSteps}`),
         onStep: (s) => seen.push(`step ${s.step} lr ${s.lr.toExponential(2)}`),
         onEval: (e) => seen.push(`eval ${e.step}`),
-        onCheckpoint: (c) => seen.push(`save ${c.step}`),
+        onCheckpoint: (c) => seen.push(`save ${c.step} ${basename(c.dir)}`),
       },
       { examples: examples(8), evalExamples: examples(2), model: fullModel(loadModel(LLAMA, { trainable: true })), padId: 0 },
     );
     // lr: warmup 0 at step 1, then linear decay 1e-3 · (4 − s) / 3
-    assert.deepEqual(seen, ["start 0/4", "step 1 lr 0.00e+0", "step 2 lr 1.00e-3", "eval 2", "save 2", "step 3 lr 6.67e-4", "step 4 lr 3.33e-4", "eval 4", "save 4"]);
+    assert.deepEqual(seen, ["start 0/4", "step 1 lr 0.00e+0", "step 2 lr 1.00e-3", "eval 2", "save 2 checkpoint-2", "step 3 lr 6.67e-4", "step 4 lr 3.33e-4", "eval 4", "save 4 checkpoint-4", "save 4 out"]);
     assert.equal(r.steps, 4);
     assert.ok(r.evalLoss !== null && Number.isFinite(r.evalLoss));
     assert.ok(existsSync(join(out, "model.safetensors")) && existsSync(join(out, "report.html")));
