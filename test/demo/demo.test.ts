@@ -3,6 +3,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,4 +44,11 @@ test("demo: full, LoRA and QLoRA runs, their table and reports", { timeout: 300_
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test("demo: refuses the TypeScript backend (hours) unless --allow-slow, saying how to get the native one", () => {
+  const bin = new URL("../../bin/peft-ts.js", import.meta.url).pathname;
+  const r = spawnSync(process.execPath, [bin, "demo", "--out", join(tmpdir(), "peft-ts-demo-js")], { encoding: "utf8", env: { ...process.env, PEFT_TS_BACKEND: "js" } });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /needs the native kernels.*npm run build:native.*--allow-slow/);
 });

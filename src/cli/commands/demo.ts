@@ -3,11 +3,13 @@
 import { Option, type Command } from "commander";
 import { runDemo } from "../../demo/run.ts";
 import { runWorker, type WorkerJob } from "../../demo/worker.ts";
+import { backend } from "../../backend/index.ts";
 
 interface DemoCliOptions {
   out: string;
   steps: string;
   seed: string;
+  allowSlow?: boolean;
   worker?: string;
 }
 
@@ -18,6 +20,7 @@ export function register(program: Command): void {
     .option("--out <dir>", "where the runs, metrics and report.html go", "runs/demo")
     .option("--steps <n>", "optimizer steps per method", "150")
     .option("--seed <n>", "seed for data order, adapters and sampling", "0")
+    .option("--allow-slow", "run on the TypeScript reference backend when the native kernels are unavailable (hours)")
     .addOption(new Option("--worker <json>", "run one method in this process (used by the demo itself)").hideHelp())
     .action(async (o: DemoCliOptions) => {
       if (o.worker) {
@@ -26,6 +29,14 @@ export function register(program: Command): void {
       }
       const steps = Number(o.steps);
       if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${o.steps}`);
+      // The reference backend is about 100 times slower: the demo's minutes would become hours.
+      if (backend().name === "js" && !o.allowSlow) {
+        throw new Error(
+          "the demo needs the native kernels, and they are not in use (see the line above, or PEFT_TS_BACKEND); " +
+            "build them with `npm run build:native` (a C++17 compiler, make and Python for node-gyp), " +
+            "or pass --allow-slow to run on the TypeScript backend, which takes hours",
+        );
+      }
       runDemo({ out: o.out, steps, seed: Number(o.seed) });
     });
 }
