@@ -40,5 +40,7 @@ export function register(program: Command): void {
       const tensors: [string, Tensor][] = [["logits", out.logits!]];
       if (out.loss) tensors.push(["loss", Tensor.fromArray([out.loss.item()], [1])]);
       writeSafetensors(f.out, tensors);
+      const loss = out.loss ? `, loss ${out.loss.item().toFixed(6)}` : "";
+      process.stdout.write(`wrote ${f.out}: logits [${B}, ${T}, ${vocab}]${loss}\n`);
     });
 }
