@@ -4,14 +4,9 @@
 // bit for bit: bf16 is a shift, int8 one float multiply, 4-bit a codebook lookup (vpermps over the 16
 // entries held in one register) times the block's float32 scale.
 // Transposed layouts go through a 16×16 register transpose, so every load and store is a full vector.
-// GCC 12's AVX-512 intrinsics trip its own -Wuninitialized (GCC bug 105593): silence it for the header.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
 
 #include "gemm.h"
+#include "isa/simd_avx512.h"  // <immintrin.h> (with GCC 12's warnings silenced) and the 16×16 transpose
 
 namespace peft::gemm::avx512 {
 namespace {
@@ -22,35 +17,6 @@ __mmask16 first_lanes(int64_t n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : static
 
 int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/** In place: r[i] lane j ← r[j] lane i. */
-void transpose16(__m512 (&r)[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {  // interleave row pairs
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {  // r[4g + c], 128-bit lane L: column 4L + c of rows 4g..4g+3
-    const __m512d t0 = _mm512_castps_pd(t[i]), t1 = _mm512_castps_pd(t[i + 1]);
-    const __m512d t2 = _mm512_castps_pd(t[i + 2]), t3 = _mm512_castps_pd(t[i + 3]);
-    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
-    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
-    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
-    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
-  }
-  for (int c = 0; c < 4; c++) {  // gather the four row groups' lanes
-    t[c] = _mm512_shuffle_f32x4(r[c], r[c + 4], 0x88);
-    t[c + 4] = _mm512_shuffle_f32x4(r[c], r[c + 4], 0xdd);
-    t[c + 8] = _mm512_shuffle_f32x4(r[c + 8], r[c + 12], 0x88);
-    t[c + 12] = _mm512_shuffle_f32x4(r[c + 8], r[c + 12], 0xdd);
-  }
-  for (int c = 0; c < 4; c++) {
-    r[c] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0x88);
-    r[c + 8] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0xdd);
-    r[c + 4] = _mm512_shuffle_f32x4(t[c + 4], t[c + 12], 0x88);
-    r[c + 12] = _mm512_shuffle_f32x4(t[c + 4], t[c + 12], 0xdd);
-  }
-}
-
 /**
  * Writes the transpose of src[rows ≤ 16, kc] (rows ld apart; missing rows are zero) into dst: column k of
  * src becomes the `width` (≤ 16) floats at dst[k · stride]. Used with stride = MR (A) or NR (B).
@@ -60,7 +26,7 @@ void transpose_rows(const float* src, int64_t ld, int rows, int kc, float* dst, 
     const __mmask16 kmask = first_lanes(kc - k0);
     __m512 r[16];
     for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_maskz_loadu_ps(kmask, src + i * ld + k0) : _mm512_setzero_ps();
-    transpose16(r);
+    Avx512::transpose(r);
     const int n = static_cast<int>(min64(16, kc - k0));
     for (int k = 0; k < n; k++) _mm512_mask_storeu_ps(dst + (k0 + k) * stride, width, r[k]);
   }

@@ -6,6 +6,7 @@ import { nativeAvailable, setBackend } from "../backend/index.ts";
 import type { GemmArgs, MatrixOperand } from "../backend/kernels.ts";
 import { nativeAddon } from "../backend/native/index.ts";
 import type { Quantized4bit } from "../quant/types.ts";
+import { NF4_CODE } from "../quant/codebooks.ts";
 import { f32ToBf16 } from "../tensor/dtype.ts";
 import { Rng } from "../util/random.ts";
 import { median } from "./stats.ts";
@@ -47,12 +48,6 @@ export interface GemmBenchResult {
   runs: number;
 }
 
-const NF4 = Float32Array.from([
-  -1, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
-  -0.09105003625154495, 0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634, 0.33791524171829224,
-  0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1,
-]);
-
 function randomF32(rng: Rng, n: number): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = rng.next() - 0.5;
@@ -68,7 +63,7 @@ function randomNf4(rng: Rng, rows: number, cols: number): Quantized4bit {
   const nestedCodes = new Uint8Array(blocks);
   for (let i = 0; i < blocks; i++) nestedCodes[i] = rng.nextUint32() & 0xff;
   return {
-    type: "nf4", rows, cols, blockSize: 64, codes, codebook: NF4,
+    type: "nf4", rows, cols, blockSize: 64, codes, codebook: NF4_CODE,
     absmax: {
       codes: nestedCodes,
       nestedAbsmax: randomF32(rng, Math.ceil(blocks / 256)),

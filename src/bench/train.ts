@@ -80,8 +80,9 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
   installProfiler();
   const seed = o.seed ?? 0;
   const config = presetConfig(o.preset, { layers: o.layers });
-  const baseDtype = o.method === "lora" ? (o.baseDtype ?? "float32") : o.method === "qlora" ? "nf4" : "float32";
-  const tm = await benchModel(config, o.method, seed, o.baseDtype ?? "float32");
+  const floatBase = o.method === "lora" ? (o.baseDtype ?? "float32") : "float32";
+  const baseDtype = o.method === "qlora" ? "nf4" : floatBase;
+  const tm = await benchModel(config, o.method, seed, floatBase);
   tm.base.gradientCheckpointing = o.gradientCheckpointing ?? false;
   tm.net.train();
   const opt = new AdamW(tm.params, { lr: 1e-4, weightDecay: 0 });

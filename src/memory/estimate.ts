@@ -20,9 +20,9 @@
 // Buffers released during a step go to a pool and stay resident for the next step, so the peak RSS is
 // the sum of these terms, not a maximum over phases.
 //
-// Calibration (BENCHMARKS.md, "Memory estimate vs measured", native kernels): within 0.5% of `bench
-// train`'s peak RSS for all three methods on qwen2.5-0.5b, with and without gradient checkpointing, and
-// within 8% on tiny, where the runtime term dominates and freed small buffers kept by glibc show.
+// Calibration (BENCHMARKS.md, "Memory estimate vs measured", native kernels): last measured 1–4% below
+// `bench train`'s peak RSS for all three methods on qwen2.5-0.5b, with and without gradient checkpointing,
+// and 8–11% below on tiny, where the runtime term dominates and freed small buffers kept by glibc show.
 
 import { formatBytes, formatCount } from "../util/format.ts";
 import type { ModelConfig } from "../models/config.ts";

@@ -326,7 +326,6 @@ export class Trainer {
     this.callbacks.onCheckpoint?.({ step: state.step, dir });
   }
 
-  /** The result in OUT as PEFT / transformers lay it out, the tokenizer beside it, and the report. */
   /** OUT/report.html: the curves of metrics.jsonl and the run's configuration. */
   private writeRunReport(out: string): void {
     const metrics = metricRows(readMetrics(this.metricsPath));
@@ -343,6 +342,7 @@ export class Trainer {
     return logged.at(-1)?.loss ?? NaN;
   }
 
+  /** The result in OUT as PEFT / transformers lay it out, the tokenizer beside it, and the report. */
   private saveFinal(run: Run, state: TrainerState): void {
     const out = this.args.out;
     run.tm.saveWeights(out);
