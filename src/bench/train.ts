@@ -2,6 +2,7 @@
 // PyTorch CPU peer (bench/torch_lora_bench.py): one step = forward + next-token loss + backward + AdamW
 // step + zero grads; tokens/s = B·T / median step time after warm-up; peak RSS from the process's high-water mark.
 // LoRA: r = 16, α = 32 on the seven projections, AdamW(lr 1e-4, weight decay 0), as the peer.
+// --compute-dtype bfloat16 is the peer's --bf16-autocast: bf16 operands in the linear layers' products.
 
 import { Command, Option } from "commander";
 import { performance } from "node:perf_hooks";
@@ -11,7 +12,9 @@ import { backward } from "../autograd/engine.ts";
 import { scope } from "../tensor/storage.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { AdamW } from "../optim/index.ts";
-import { backend } from "../backend/index.ts";
+import { backend, bf16DotProducts } from "../backend/index.ts";
+import type { ComputeDtype } from "../backend/kernels.ts";
+import { withComputeDtype } from "../ops/index.ts";
 import { nativeAddon } from "../backend/native/index.ts";
 import { quantizeOnLoad } from "../quant/policy.ts";
 import { Rng } from "../util/random.ts";
@@ -35,6 +38,8 @@ export interface BenchTrainOptions {
   gradientCheckpointing?: boolean;
   /** How LoRA's frozen base is held (QLoRA's is NF4, full fine-tuning's float32). */
   baseDtype?: "float32" | "bfloat16";
+  /** Operands of the products (default float32). */
+  computeDtype?: ComputeDtype;
   seed?: number;
   onStep?: (step: number, seconds: number, loss: number) => void;
 }
@@ -43,6 +48,9 @@ export interface BenchTrainResult {
   preset: BenchPreset;
   method: BenchMethod;
   base_dtype: string;
+  compute_dtype: ComputeDtype;
+  /** The native kernels' ISA (avx512bf16: bf16 products on bf16 dot products), or js. */
+  kernels: string;
   layers: number;
   batch: number;
   seq: number;
@@ -83,6 +91,9 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
   const floatBase = o.method === "lora" ? (o.baseDtype ?? "float32") : "float32";
   const baseDtype = o.method === "qlora" ? "nf4" : floatBase;
   const tm = await benchModel(config, o.method, seed, floatBase);
+  const computeDtype = o.computeDtype ?? "float32";
+  const slowBf16 = computeDtype === "bfloat16" ? bf16DotProducts() : null;
+  if (slowBf16) process.stderr.write(`bench train: compute dtype bfloat16 gives no speed here: ${slowBf16}\n`);
   tm.base.gradientCheckpointing = o.gradientCheckpointing ?? false;
   tm.net.train();
   const opt = new AdamW(tm.params, { lr: 1e-4, weightDecay: 0 });
@@ -96,14 +107,14 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
     const t0 = performance.now();
     let t1 = t0;
     let t2 = t0;
-    scope(() => {
+    withComputeDtype(computeDtype, () => scope(() => {
       const out = tm.net.forward({ ids, B: o.batch, T: o.seq, labels: ids, logits: "none" });
       t1 = performance.now();
       losses.push(out.loss!.item());
       backward(out.loss!, Tensor.scalar(1));
       out.loss!.release();
       t2 = performance.now();
-    });
+    }));
     opt.step();
     opt.zeroGrad();
     const t3 = performance.now();
@@ -125,6 +136,8 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
     preset: o.preset,
     method: o.method,
     base_dtype: baseDtype,
+    compute_dtype: computeDtype,
+    kernels: backend().name === "native" ? nativeAddon()!.info().isa : "js",
     layers: config.numLayers,
     batch: o.batch,
     seq: o.seq,
@@ -166,6 +179,7 @@ export function registerBenchTrain(bench: Command): void {
     .option("--threads <n>", "native kernel threads")
     .option("--gradient-checkpointing", "recompute activations in backward")
     .addOption(new Option("--base-dtype <dtype>", "how LoRA's frozen base is held").choices(["float32", "bfloat16"]).default("float32"))
+    .addOption(new Option("--compute-dtype <dtype>", "operands of the linear layers' products (bfloat16: torch's CPU autocast)").choices(["float32", "bfloat16"]).default("float32"))
     .option("--json", "print one JSON line")
     .action(async (f: Record<string, string | boolean | undefined>) => {
       const warmup = Number(f.warmup);
@@ -181,12 +195,13 @@ export function registerBenchTrain(bench: Command): void {
         threads: f.threads === undefined ? undefined : posInt("--threads", f.threads as string),
         gradientCheckpointing: f.gradientCheckpointing === true,
         baseDtype: f.baseDtype as "float32" | "bfloat16",
+        computeDtype: f.computeDtype as ComputeDtype,
         onStep: f.json ? undefined : (s, sec, loss) => process.stderr.write(`step ${s}${s < warmup ? " (warmup)" : ""} ${sec.toFixed(3)}s loss ${loss.toFixed(4)}\n`),
       });
       process.stdout.write(
         f.json
           ? `${JSON.stringify(r)}\n`
-          : `${r.preset} ${r.method} (${r.base_dtype} base, ${r.layers} layers, B=${r.batch}, T=${r.seq}, ${r.backend} backend): ${r.tokens_per_second} tokens/s, ` +
+          : `${r.preset} ${r.method} (${r.base_dtype} base, ${r.compute_dtype} compute, ${r.layers} layers, B=${r.batch}, T=${r.seq}, ${r.backend} backend): ${r.tokens_per_second} tokens/s, ` +
               `step ${r.step_s_median}s (fwd ${r.fwd_s_median}, bwd ${r.bwd_s_median}, opt ${r.opt_s_median}), peak RSS ${r.peak_rss_mb} MB, ` +
               `params ${r.params_total.toLocaleString("en-US")} (${r.params_trainable.toLocaleString("en-US")} trainable)\n`,
       );

@@ -86,6 +86,12 @@ export interface TrainingArgs {
   loraTargetModules: string[] | "all-linear";
   /** How the frozen LoRA base is held: float32, or bfloat16 (half the memory). */
   baseDtype: "float32" | "bfloat16";
+  /**
+   * The operands of the linear layers' products (torch's CPU autocast): float32, or bfloat16 (float32 sums,
+   * weights and optimizer state). null: bfloat16 when a bitsandbytes 4-bit model's bnb_4bit_compute_dtype
+   * asks for it, else float32.
+   */
+  computeDtype: "float32" | "bfloat16" | null;
   /** Skip a step whose loss or gradients are not finite instead of stopping. */
   skipNonFinite: boolean;
   /** Start even when the memory estimate exceeds the available memory. */
@@ -130,6 +136,7 @@ export const DEFAULT_ARGS: Omit<TrainingArgs, "model" | "data"> = {
   loraDropout: 0,
   loraTargetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
   baseDtype: "float32",
+  computeDtype: null,
   skipNonFinite: false,
   ignoreMemoryCheck: false,
   threads: null,
@@ -232,6 +239,7 @@ const CHECKS: Record<keyof TrainingArgs, Check> = {
       ? null
       : 'must be a list of module names or "all-linear"',
   baseDtype: oneOf("float32", "bfloat16"),
+  computeDtype: nullable(oneOf("float32", "bfloat16")),
   skipNonFinite: bool,
   ignoreMemoryCheck: bool,
   threads: nullable(posInt),

@@ -11,6 +11,8 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { scope } from "../tensor/storage.ts";
+import { withComputeDtype } from "../ops/index.ts";
+import type { ComputeDtype } from "../backend/kernels.ts";
 import { dropoutSeeds } from "../util/random.ts";
 import { loadConfig } from "../models/index.ts";
 import { Tokenizer } from "../tokenizer/index.ts";
@@ -27,6 +29,7 @@ import { appendMetrics, metricRows, readMetrics, truncateMetrics, type MetricsLi
 import { prepareModel, type TrainableModel } from "./model.ts";
 import { copyTokenizerFiles } from "../io/model-folder.ts";
 import { accumulateGradients } from "./step.ts";
+import { chooseComputeDtype } from "./compute-dtype.ts";
 import { installProfiler } from "./profile.ts";
 import { writeReport } from "./report.ts";
 
@@ -99,6 +102,7 @@ interface Run {
   state: TrainerState;
   evalExamples: Example[];
   padId: number;
+  computeDtype: ComputeDtype;
 }
 
 export class Trainer {
@@ -127,7 +131,7 @@ export class Trainer {
       const info = scope(() => {
         opt.lr = lrAt(state.step, schedule); // 1) schedule
         const batches = stream.nextWindow(a.gradAccum); // 2) next micro-batches
-        const { loss, tokens } = accumulateGradients(tm.net, batches); // 3) forward + backward, accumulated
+        const { loss, tokens } = withComputeDtype(run.computeDtype, () => accumulateGradients(tm.net, batches)); // 3) forward + backward, accumulated
         const norm = a.maxGradNorm > 0 ? clipGradNorm(tm.params, a.maxGradNorm) : gradNorm(tm.params); // 4) clip
         const finite = Number.isFinite(loss) && Number.isFinite(norm);
         if (!finite) this.nonFinite(state.step + 1, loss, norm); // throws unless skipNonFinite
@@ -163,6 +167,8 @@ export class Trainer {
     const tm = this.inputs.model ?? (await this.loadTrainable());
     if (this.inputs.model && a.gradientCheckpointing === true) tm.base.gradientCheckpointing = true;
     this.callbacks.onLog?.(tm.report);
+    const compute = chooseComputeDtype(a.computeDtype, tm.base.config);
+    for (const note of compute.notes) this.callbacks.onLog?.(note);
     const opt = this.makeOptimizer(tm);
     const stream = new BatchStream({ epochOrder, collate }, examples, a.batchSize, a.seed, padId);
     const totalSteps = a.maxSteps ?? a.epochs * stream.stepsPerEpoch(a.gradAccum);
@@ -171,7 +177,7 @@ export class Trainer {
     const state = this.resume(tm, opt, stream);
     this.callbacks.onStart?.({ startStep: state.step, totalSteps, resumedFrom: this.resumedFrom, examples: examples.length, evalExamples: evalExamples.length,
       paramsTrainable: tm.paramsTrainable, paramsTotal: tm.paramsTotal });
-    return { tm, opt, stream, schedule, state, evalExamples, padId };
+    return { tm, opt, stream, schedule, state, evalExamples, padId, computeDtype: compute.dtype };
   }
 
   private resumedFrom: string | null = null;
@@ -239,7 +245,7 @@ export class Trainer {
 
   /** Args that change what a resumed run computes: a difference means it will not match the original. */
   private warnChangedArgs(saved: Partial<TrainingArgs>): void {
-    const keys: (keyof TrainingArgs)[] = ["model", "data", "method", "lr", "batchSize", "gradAccum", "maxSeqLen", "seed", "scheduler", "warmupSteps", "maxSteps", "epochs", "optimizer", "weightDecay", "maxGradNorm", "loraR", "loraAlpha"];
+    const keys: (keyof TrainingArgs)[] = ["model", "data", "method", "lr", "batchSize", "gradAccum", "maxSeqLen", "seed", "scheduler", "warmupSteps", "maxSteps", "epochs", "optimizer", "weightDecay", "maxGradNorm", "loraR", "loraAlpha", "computeDtype"];
     const changed = keys.filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(this.args[k]));
     if (changed.length > 0) this.callbacks.onLog?.(`warning: resuming with changed ${changed.join(", ")}; the run will differ from the original`);
   }
@@ -307,7 +313,7 @@ export class Trainer {
   private evaluate(run: Run, step: number): void {
     if (run.evalExamples.length === 0) return;
     const seeds = dropoutSeeds.position;
-    const r = evaluate(run.tm.net, run.evalExamples, { batchSize: this.args.batchSize, padId: run.padId });
+    const r = withComputeDtype(run.computeDtype, () => evaluate(run.tm.net, run.evalExamples, { batchSize: this.args.batchSize, padId: run.padId }));
     dropoutSeeds.position = seeds;
     this.#lastEval = r;
     appendMetrics(this.metricsPath, { step, epoch: round(run.stream.epochProgress, 4), eval_loss: r.loss, eval_perplexity: r.perplexity });

@@ -58,6 +58,7 @@ export function register(program: Command): void {
     .addOption(new Option("--scheduler <name>", "lr schedule after warmup (default linear)").choices(["constant", "linear", "cosine"]))
     .addOption(new Option("--optimizer <name>", "adamw or sgd (default adamw)").choices(["adamw", "sgd"]))
     .addOption(new Option("--base-dtype <dtype>", "how the frozen LoRA base is held (default float32)").choices(["float32", "bfloat16"]))
+    .addOption(new Option("--compute-dtype <dtype>", "operands of the linear layers' products, as torch's CPU autocast (default float32, or a bitsandbytes model's bnb_4bit_compute_dtype)").choices(["float32", "bfloat16"]))
     .option("--gradient-checkpointing [mode]", "recompute activations in backward: on, off or auto (default auto)")
     .action(async (opts: Record<string, unknown>) => {
       const given = collect(opts);
