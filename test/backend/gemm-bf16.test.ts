@@ -18,61 +18,14 @@ import { fileURLToPath } from "node:url";
 import { jsBackend, nativeAvailable, setBackend } from "../../src/backend/index.ts";
 import type { GemmArgs, MatrixOperand } from "../../src/backend/kernels.ts";
 import { nativeAddon } from "../../src/backend/native/index.ts";
-import { FP4_CODE, NF4_CODE } from "../../src/quant/codebooks.ts";
 import { dequantizeRowsRef } from "../../src/quant/dequantize.ts";
-import type { Quantized4bit, Quantized8bit, QuantizedMatrix } from "../../src/quant/types.ts";
 import { bf16ToF32, f32ToBf16 } from "../../src/tensor/dtype.ts";
-import { Rng } from "../../src/util/random.ts";
+import { build, label, makeB, rng, type Case } from "./gemm-cases.ts";
 
 const skip = nativeAvailable() ? false : "the native addon is not built (npm run build:native)";
-const rng = new Rng(20261201);
 const U = 2 ** -24;
 const gamma = (n: number): number => (n * U) / (1 - n * U);
 const toBf16 = (x: number): number => bf16ToF32(f32ToBf16(x));
-
-type BType = "f32" | "bf16" | "nf4" | "nf4-nested" | "fp4" | "int8";
-
-interface Case {
-  M: number;
-  N: number;
-  K: number;
-  transA?: boolean;
-  transB?: boolean;
-  alpha?: number;
-  beta?: number;
-  b?: BType;
-  pad?: number;
-  offset?: number;
-  count?: number;
-}
-
-function randomArray(n: number): Float32Array {
-  return Float32Array.from({ length: n }, () => rng.normal());
-}
-
-function random4bit(rows: number, cols: number, type: "nf4" | "fp4", nested: boolean): Quantized4bit {
-  const n = rows * cols, blockSize = 64, blocks = Math.ceil(n / blockSize);
-  const bytes = (len: number) => Uint8Array.from({ length: len }, () => rng.nextUint32() & 0xff);
-  const absmax = nested
-    ? { codes: bytes(blocks), nestedAbsmax: Float32Array.from({ length: Math.ceil(blocks / 3) }, () => 0.5 + rng.next()), nestedMap: randomArray(256), nestedBlockSize: 3, nestedOffset: 0.1 }
-    : Float32Array.from({ length: blocks }, () => 0.1 + rng.next());
-  return { type, rows, cols, blockSize, codes: bytes(Math.ceil(n / 2)), codebook: type === "nf4" ? NF4_CODE : FP4_CODE, absmax };
-}
-
-function random8bit(rows: number, cols: number): Quantized8bit {
-  const codes = Int8Array.from({ length: rows * cols }, () => (rng.nextUint32() & 0xff) - 128);
-  return { type: "int8", rows, cols, codes, rowScale: Float32Array.from({ length: rows }, () => rng.next() / 127) };
-}
-
-function quantOf(type: BType, rows: number, cols: number): QuantizedMatrix {
-  return type === "int8" ? random8bit(rows, cols) : random4bit(rows, cols, type === "fp4" ? "fp4" : "nf4", type === "nf4-nested");
-}
-
-function makeB(type: BType, rows: number, cols: number, ld: number, length: number, offset: number): MatrixOperand {
-  if (type === "f32") return { kind: "f32", data: randomArray(length), offset, ld };
-  if (type === "bf16") return { kind: "bf16", data: Uint16Array.from(randomArray(length), f32ToBf16), offset, ld };
-  return { kind: "quant", q: quantOf(type, rows, cols) };
-}
 
 /** Element (r, c) of the stored B of product `bi`, as float32. */
 function storedB(b: MatrixOperand, strideB: number): (bi: number, r: number, c: number) => number {
@@ -83,33 +36,9 @@ function storedB(b: MatrixOperand, strideB: number): (bi: number, r: number, c: 
   return (_bi, r, c) => dense[r * b.q.cols + c]!;
 }
 
-function build(c: Case): GemmArgs {
-  const { M, N, K } = c;
-  const transA = c.transA ?? false, transB = c.transB ?? false, pad = c.pad ?? 0, offset = c.offset ?? 0;
-  const count = c.count ?? 1, beta = c.beta ?? 0;
-  const [ra, ca] = transA ? [K, M] : [M, K];
-  const [rb, cb] = transB ? [N, K] : [K, N];
-  const lda = ca + pad, ldb = cb + pad, ldc = N + pad;
-  const strideA = ra * lda + 3, strideB = rb * ldb + 5, strideC = M * ldc + 2;
-  const cLen = offset + (count - 1) * strideC + M * ldc + 7;
-  return {
-    M, N, K, transA, transB,
-    a: randomArray(offset + (count - 1) * strideA + ra * lda), aOffset: offset, lda,
-    b: makeB(c.b ?? "f32", rb, cb, ldb, offset + (count - 1) * strideB + rb * ldb, offset),
-    c: beta === 0 ? new Float32Array(cLen).fill(NaN) : randomArray(cLen), cOffset: offset, ldc,
-    alpha: c.alpha ?? 1, beta, computeDtype: "bfloat16",
-    ...(count > 1 ? { batch: { count, strideA, strideB, strideC } } : {}),
-  };
-}
-
-function label(c: Case): string {
-  const extra = [c.b && c.b !== "f32" ? c.b : "", c.alpha !== undefined ? `α=${c.alpha}` : "", c.beta ? `β=${c.beta}` : "", c.count ? `×${c.count}` : "", c.pad ? `pad ${c.pad}` : ""];
-  return `${c.transA ? "T" : "N"}${c.transB ? "T" : "N"} ${c.M}×${c.K}→${c.N} ${extra.filter(Boolean).join(", ")}`;
-}
-
 /** Native against the reference, element by element within the stated bound; C outside the products untouched. */
 function check(c: Case): void {
-  const args = build(c);
+  const args = build({ ...c, computeDtype: "bfloat16" });
   const before = Float64Array.from(args.c);
   const expected = Float64Array.from(args.c);
   jsBackend.gemm({ ...args, c: expected as unknown as Float32Array });
@@ -229,7 +158,7 @@ describe("bf16 operands are rounded to nearest, ties to even, on both backends",
       for (const transB of [true, false]) {
         const K = 45, N = 37;
         const [rows, cols] = transB ? [N, K] : [K, N];
-        const b = makeB(type, rows, cols, cols, rows * cols, 0);
+        const b = makeB(type, rows, cols, cols, rows * cols, 0, 64);
         const B = storedB(b, 0);
         const eye = new Float32Array(K * K);
         for (let i = 0; i < K; i++) eye[i * K + i] = 1;
