@@ -44,6 +44,7 @@ export interface GemmBenchResult {
   k: number;
   layout: GemmLayout;
   b: GemmBType;
+  computeDtype: ComputeDtype;
   threads: number;
   gflops: number;
   medianMs: number;
@@ -128,7 +129,7 @@ export function benchGemm(o: GemmBenchOptions): GemmBenchResult {
     }
     const ms = median(times);
     return {
-      m: o.m, n: o.n, k: o.k, layout: o.layout, b: o.b ?? "f32", threads: addon.info().threads,
+      m: o.m, n: o.n, k: o.k, layout: o.layout, b: o.b ?? "f32", computeDtype: o.computeDtype ?? "float32", threads: addon.info().threads,
       gflops: (2 * o.m * o.n * o.k) / (ms * 1e6), medianMs: ms, runs: times.length,
     };
   } finally {
