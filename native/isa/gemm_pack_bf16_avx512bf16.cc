@@ -43,15 +43,6 @@ __m512i interleave_bf16(const uint16_t* r0, const uint16_t* r1, int64_t n) {
 }
 
 /**
- * Transposes words: r[i] holds 16 packed steps of row (or column) i; writes step p's `width` words (one per
- * row) at dst[p · stride] for the first `steps` steps.
- */
-void store_transposed(__m512 (&r)[16], int steps, float* dst, int stride, __mmask16 width) {
-  Avx512::transpose(r);
-  for (int p = 0; p < steps; p++) _mm512_mask_storeu_ps(dst + p * stride, width, r[p]);
-}
-
-/**
  * Stores the MR words of one A step. A full 16-word store is much cheaper than a masked one (on Zen 4/5 in
  * particular); its 4 extra words land on the next step, which is written after this one, so only the last
  * step of a call (`last`) needs the mask.
@@ -123,7 +114,8 @@ void pack_b_cols(const BMatrix& b, int64_t k0, int kc, int64_t n0, int nc, float
       __m512 r[16];
       for (int i = 0; i < 16; i++)
         r[i] = i < rows ? row_pairs(b, n0 + j + i, k0 + 2 * p0, kc - 2 * p0, scratch + i * ld + 2 * p0) : _mm512_setzero_ps();
-      store_transposed(r, static_cast<int>(min64(16, steps - p0)), out + p0 * NR, NR, 0xffff);
+      Avx512::transpose(r);  // r[i]: 16 steps of row i → r[p]: step p of the 16 rows
+      for (int p = 0; p < min64(16, steps - p0); p++) _mm512_store_ps(out + (p0 + p) * NR, r[p]);
     }
   }
 }
@@ -150,7 +142,9 @@ void pack_a_12(const float* a, int64_t lda, bool trans, int64_t m0, int mc, int6
       __m512 r[16];
       for (int i = 0; i < 16; i++)
         r[i] = i < rows ? _mm512_castsi512_ps(pairs_of_floats(a + (m0 + i0 + i) * lda + k0 + 2 * p0, kc - 2 * p0)) : _mm512_setzero_ps();
-      store_transposed(r, static_cast<int>(min64(16, steps - p0)), dst + p0 * MR, MR, 0x0fff);
+      Avx512::transpose(r);  // r[i]: 16 steps of row i → r[p]: step p of the rows
+      for (int p = p0; p < min64(p0 + 16, steps); p++)
+        store_a_step(dst + p * MR, _mm512_castps_si512(r[p - p0]), i0 + MR >= mc && p + 1 == steps);
     }
   }
 }
