@@ -7,12 +7,24 @@
 
 namespace peft::gemm::avx512bf16 {
 
+namespace {
+
+/** acc += the two products of each column pair: ai, one pair of A (its 32 bits broadcast); bv, 16 pairs of B. */
+__m512 dot_pairs(__m512 acc, __m512 ai, __m512 bv) {
+  return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(ai), reinterpret_cast<__m512bh>(bv));
+}
+
+}  // namespace
+
+// LoRA's products have a side of r = 8-64 rows or columns: their edge tiles (m ≤ 6, n ≤ 16) skip the padding.
 void tile_12x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, int m,
                 int n) {
-  // a: one pair's 32 bits, broadcast; b: 16 column pairs
-  run_tile(kc, a, b, c, ldc, alpha, beta, m, n, [](__m512 acc, __m512 ai, __m512 bv) {
-    return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(ai), reinterpret_cast<__m512bh>(bv));
-  });
+  if (m <= 6) {
+    if (n <= 16) return run_tile<6, 1>(kc, a, b, c, ldc, alpha, beta, m, n, dot_pairs);
+    return run_tile<6, 2>(kc, a, b, c, ldc, alpha, beta, m, n, dot_pairs);
+  }
+  if (n <= 16) return run_tile<12, 1>(kc, a, b, c, ldc, alpha, beta, m, n, dot_pairs);
+  run_tile<12, 2>(kc, a, b, c, ldc, alpha, beta, m, n, dot_pairs);
 }
 
 }  // namespace peft::gemm::avx512bf16
