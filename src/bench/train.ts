@@ -84,7 +84,7 @@ async function benchModel(config: ModelConfig, method: BenchMethod, seed: number
 }
 
 export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainResult> {
-  if (o.threads !== undefined) nativeAddon()?.setThreads(o.threads);
+  if (o.threads !== undefined && backend().name === "native") nativeAddon()!.setThreads(o.threads); // backend() loads the library
   installProfiler();
   const seed = o.seed ?? 0;
   const config = presetConfig(o.preset, { layers: o.layers });

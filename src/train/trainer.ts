@@ -17,6 +17,7 @@ import { dropoutSeeds } from "../util/random.ts";
 import { loadConfig } from "../models/index.ts";
 import { Tokenizer } from "../tokenizer/index.ts";
 import { AdamW, SGD, clipGradNorm, gradNorm, lrAt, type Optimizer, type Schedule } from "../optim/index.ts";
+import { backend } from "../backend/index.ts";
 import { nativeAddon } from "../backend/native/index.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { resolveArgs, type TrainingArgs } from "./args.ts";
@@ -160,7 +161,7 @@ export class Trainer {
 
   private async setup(): Promise<Run> {
     const a = this.args;
-    if (a.threads !== null) nativeAddon()?.setThreads(a.threads);
+    if (a.threads !== null && backend().name === "native") nativeAddon()!.setThreads(a.threads); // backend() loads the library
     installProfiler(); // PEFT_TS_PROFILE=1
     this.prepareOut();
     const { examples, evalExamples, padId } = this.loadExamples();
