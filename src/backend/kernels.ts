@@ -60,10 +60,12 @@ export interface GemmArgs {
 /**
  * Attention over q [B, T, nh, hd] and k, v [B, S, nkv, hd] (rows of k and v are `kvRowStride` apart, and
  * batches `kvBatchStride` apart, so a preallocated KV cache can be read in place); out [B, T, nh, hd].
- * Query head h reads KV head floor(h / (nh / nkv)). Query t sits at absolute position S - T + t; with
- * `causal` it sees keys s ≤ S - T + t. `keyMask` [B, S] (1 = attend, 0 = padding) masks keys. A query
- * that sees no key outputs zeros. `lse` [B, nh, T] receives the log-sum-exp of each scaled score row
- * (−∞ for a row with no key): all that backward needs besides q, k, v and out.
+ * Query head h reads KV head floor(h / (nh / nkv)). Query t sits at position p = S - T + t; with
+ * `causal` it sees keys s ≤ p, and with a `window` W only keys s > p − W (transformers' sliding window:
+ * the query itself and the W − 1 before it). `keyMask` [B, S] (1 = attend, 0 = padding) masks keys. The
+ * score is scale·q·k, or with a `softcap` c: c·tanh(scale·q·k / c) (Gemma 2's attention soft-capping). A
+ * query that sees no key outputs zeros. `lse` [B, nh, T] receives the log-sum-exp of each score row (−∞
+ * for a row with no key): all that backward needs besides q, k, v and out.
  */
 export interface AttentionDims {
   B: number;
@@ -77,6 +79,10 @@ export interface AttentionDims {
   keyMask: Uint8Array | null;
   kvRowStride: number;
   kvBatchStride: number;
+  /** Sliding window W (null or absent: none). */
+  window?: number | null;
+  /** Soft cap c on the scores (null or absent: none). */
+  softcap?: number | null;
 }
 
 export interface Backend {

@@ -91,13 +91,13 @@ export interface NativeAddon {
   attention(
     q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     B: number, T: number, S: number, nh: number, nkv: number, hd: number, scale: number, causal: boolean,
-    keyMask: Uint8Array | null, kvRowStride: number, kvBatchStride: number,
+    keyMask: Uint8Array | null, kvRowStride: number, kvBatchStride: number, window: number, softcap: number,
   ): void;
   attentionBackward(
     q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array,
     dq: Float32Array, dk: Float32Array, dv: Float32Array,
     B: number, T: number, S: number, nh: number, nkv: number, hd: number, scale: number, causal: boolean,
-    keyMask: Uint8Array | null, kvRowStride: number, kvBatchStride: number,
+    keyMask: Uint8Array | null, kvRowStride: number, kvBatchStride: number, window: number, softcap: number,
   ): void;
 
   // loss.cc

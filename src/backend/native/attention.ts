@@ -4,7 +4,7 @@ import type { AttentionDims, Backend } from "../kernels.ts";
 import type { NativeAddon } from "./addon.ts";
 
 const dimsArgs = (d: AttentionDims) =>
-  [d.B, d.T, d.S, d.nh, d.nkv, d.hd, d.scale, d.causal, d.keyMask, d.kvRowStride, d.kvBatchStride] as const;
+  [d.B, d.T, d.S, d.nh, d.nkv, d.hd, d.scale, d.causal, d.keyMask, d.kvRowStride, d.kvBatchStride, d.window ?? 0, d.softcap ?? 0] as const;
 
 export function attentionKernels(addon: NativeAddon): Partial<Backend> {
   return {
