@@ -121,6 +121,21 @@ export interface Backend {
     dUp: Float32Array,
     n: number,
   ): void;
+  /** out = gelu(gate) · up (Gemma's gated MLP) */
+  geglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number, approximate: "none" | "tanh"): void;
+  gegluBackward(
+    gate: Float32Array,
+    up: Float32Array,
+    dy: Float32Array,
+    dGate: Float32Array,
+    dUp: Float32Array,
+    n: number,
+    approximate: "none" | "tanh",
+  ): void;
+  /** out = cap · tanh(x / cap) (Gemma 2's logit soft-capping) */
+  softcap(x: Float32Array, out: Float32Array, n: number, cap: number): void;
+  /** dx = dy · (1 − (y / cap)²), from the output y. dx may alias y or dy. */
+  softcapBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, cap: number): void;
 
   // ---- normalisation (rows × cols, normalised over cols) ----
   /** out = x · rsqrt(mean(x²) + eps) · w (w may be null); rstd[rows] saved for backward. */
@@ -170,9 +185,11 @@ export interface Backend {
   ): void;
 
   /**
-   * Rotary embedding, rotate-half layout, on x [rows, heads, hd] where row r has position positions[r]:
-   * out[i] = x[i]·cos − x[i + hd/2]·sin, out[i + hd/2] = x[i + hd/2]·cos + x[i]·sin, with
-   * cos/sin = tables[pos, i] of shape [maxPos, hd/2]. `inverse` uses −sin (the backward). out may alias x.
+   * Rotary embedding, rotate-half layout, on the first `rotary` (default hd) dims of each head of x
+   * [rows, heads, hd] where row r has position positions[r]: with R = rotary / 2,
+   * out[i] = x[i]·cos − x[i + R]·sin, out[i + R] = x[i + R]·cos + x[i]·sin, with cos/sin = tables[pos, i]
+   * of shape [maxPos, R]; dims ≥ rotary are copied (partial rotary). `inverse` uses −sin (the backward).
+   * out may alias x.
    */
   rope(
     x: Float32Array,
@@ -184,6 +201,7 @@ export interface Backend {
     heads: number,
     hd: number,
     inverse: boolean,
+    rotary?: number,
   ): void;
 
   /** Row softmax with the max subtracted. */

@@ -1,10 +1,11 @@
-// Llama-family decoders: Llama (SmolLM2, TinyLlama, Llama 3.x), Mistral, Qwen2/2.5 (q/k/v bias) and
-// Qwen3 (per-head q/k RMSNorm, explicit head_dim). Classes bottom-up, properties named as checkpoint keys.
+// Llama-family decoders: Llama (SmolLM2, TinyLlama, Llama 3.x), Mistral (sliding window), Qwen2/2.5 (q/k/v
+// bias), Qwen3 (per-head q/k RMSNorm, explicit head_dim) and SmolLM3 (NoPE layers). Classes bottom-up,
+// properties named as checkpoint keys.
 
 import type { Tensor } from "../tensor/tensor.ts";
 import * as ops from "../ops/index.ts";
 import { Module, Linear, Embedding, RMSNorm, type Forward } from "../nn/index.ts";
-import type { ModelConfig } from "./config.ts";
+import { layerWindow, type ModelConfig } from "./config.ts";
 import { CausalLM, selfAttention, type ForwardContext } from "./causal-lm.ts";
 import { RopeTables } from "./rope.ts";
 import type { WeightSource } from "./weights.ts";
@@ -16,6 +17,8 @@ export class LlamaAttention extends Module {
   o_proj: Forward & Module;
   q_norm: RMSNorm | null;
   k_norm: RMSNorm | null;
+  /** SmolLM3's NoPE layers attend without rotary embeddings. */
+  private readonly useRope: boolean;
 
   constructor(
     readonly cfg: ModelConfig,
@@ -32,11 +35,11 @@ export class LlamaAttention extends Module {
     this.o_proj = w.linear(`${p}.o_proj`, C, nh * hd, cfg.oBias);
     this.q_norm = cfg.qkNorm ? new RMSNorm(w.norm(`${p}.q_norm.weight`, hd), cfg.normEps) : null;
     this.k_norm = cfg.qkNorm ? new RMSNorm(w.norm(`${p}.k_norm.weight`, hd), cfg.normEps) : null;
+    this.useRope = cfg.ropeLayers?.[layer] ?? true;
   }
 
   forward(x: Tensor, ctx: ForwardContext): Tensor {
     const { numHeads: nh, numKvHeads: nkv, headDim: hd } = this.cfg;
-    const table = this.rope.get(maxPosition(ctx.positions) + 1);
     let q = this.q_proj.forward(x); // (B·T, nh·hd)
     let k = this.k_proj.forward(x); // (B·T, nkv·hd)
     const v = this.v_proj.forward(x); // (B·T, nkv·hd)
@@ -45,9 +48,13 @@ export class LlamaAttention extends Module {
       q = ops.reshape(this.q_norm.forward(ops.reshape(q, [-1, hd])), q.shape);
       k = ops.reshape(this.k_norm.forward(ops.reshape(k, [-1, hd])), k.shape);
     }
-    q = ops.rope(q, table, ctx.positions, nh);
-    k = ops.rope(k, table, ctx.positions, nkv);
-    const y = selfAttention(q, k, v, ctx, { nh, nkv, hd, layer: this.layer }); // (B·T, nh·hd)
+    if (this.useRope) {
+      const table = this.rope.get(maxPosition(ctx.positions) + 1);
+      q = ops.rope(q, table, ctx.positions, nh);
+      k = ops.rope(k, table, ctx.positions, nkv);
+    }
+    const window = layerWindow(this.cfg, this.layer);
+    const y = selfAttention(q, k, v, ctx, { nh, nkv, hd, layer: this.layer, window }); // (B·T, nh·hd)
     return this.o_proj.forward(y);
   }
 }
@@ -122,15 +129,8 @@ export class LlamaForCausalLM extends CausalLM {
   }
 
   protected body(ids: Int32Array, ctx: ForwardContext, hiddenStates: Tensor[] | null): Tensor {
-    let h = this.model.embed_tokens.forward(ids, [ctx.B * ctx.T]); // (B·T, C)
-    hiddenStates?.push(h);
-    for (const layer of this.model.layers) {
-      h = this.runLayer((x) => layer.forward(x, ctx), h);
-      hiddenStates?.push(h);
-    }
-    h = this.model.norm.forward(h);
-    if (hiddenStates) hiddenStates[hiddenStates.length - 1] = h;
-    return h;
+    const h = this.model.embed_tokens.forward(ids, [ctx.B * ctx.T]); // (B·T, C)
+    return this.decode(h, this.model.layers, this.model.norm, ctx, hiddenStates);
   }
 }
 

@@ -1,4 +1,5 @@
-// Activations: SiLU, GELU (erf or tanh form), the SwiGLU product silu(gate)·up, softmax.
+// Activations: SiLU, GELU (erf or tanh form), the gated products silu(gate)·up (SwiGLU) and gelu(gate)·up
+// (GeGLU, Gemma), the tanh soft cap c·tanh(x/c) (Gemma 2's logits), softmax.
 
 import { Tensor } from "../tensor/tensor.ts";
 import { record } from "../autograd/engine.ts";
@@ -37,6 +38,32 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor<"float32"> {
     const dUp = Tensor.empty(up.shape);
     backend().swigluBackward(f32(gate), f32(up), dy.data, dGate.data, dUp.data, gate.size);
     return [gate.requiresGrad ? dGate : (dGate.release(), null), up.requiresGrad ? dUp : (dUp.release(), null)];
+  });
+}
+
+export function geglu(gate: Tensor, up: Tensor, approximate: "none" | "tanh" = "tanh"): Tensor<"float32"> {
+  assertF32("geglu", gate, up);
+  assertSameShape("geglu", gate, up);
+  const out = Tensor.empty(gate.shape);
+  backend().geglu(f32(gate), f32(up), out.data, gate.size, approximate);
+  return record("geglu", out, [gate, up], [gate, up], (dy) => {
+    const dGate = Tensor.empty(gate.shape);
+    const dUp = Tensor.empty(up.shape);
+    backend().gegluBackward(f32(gate), f32(up), dy.data, dGate.data, dUp.data, gate.size, approximate);
+    return [gate.requiresGrad ? dGate : (dGate.release(), null), up.requiresGrad ? dUp : (dUp.release(), null)];
+  });
+}
+
+/** cap·tanh(x / cap); backward from the output (1 − (y/cap)²), so only y is kept. */
+export function softcap(x: Tensor, cap: number): Tensor<"float32"> {
+  assertF32("softcap", x);
+  if (!(cap > 0)) throw new Error(`softcap: cap must be positive, got ${cap}`);
+  const out = Tensor.empty(x.shape);
+  backend().softcap(f32(x), out.data, x.size, cap);
+  return record("softcap", out, [x], [out], (dy) => {
+    const dx = Tensor.empty(x.shape);
+    backend().softcapBackward(out.data, dy.data, dx.data, x.size, cap);
+    return [dx];
   });
 }
 

@@ -65,6 +65,12 @@ export interface NativeAddon {
   geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, approximate: "none" | "tanh"): void;
   swiglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void;
   swigluBackward(gate: Float32Array, up: Float32Array, dy: Float32Array, dGate: Float32Array, dUp: Float32Array, n: number): void;
+  geglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number, approximate: "none" | "tanh"): void;
+  gegluBackward(
+    gate: Float32Array, up: Float32Array, dy: Float32Array, dGate: Float32Array, dUp: Float32Array, n: number, approximate: "none" | "tanh",
+  ): void;
+  softcap(x: Float32Array, out: Float32Array, n: number, cap: number): void;
+  softcapBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, cap: number): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
 
@@ -86,7 +92,7 @@ export interface NativeAddon {
   // rope.cc, attention.cc
   rope(
     x: Float32Array, out: Float32Array, cos: Float32Array, sin: Float32Array, positions: Int32Array,
-    rows: number, heads: number, hd: number, inverse: boolean,
+    rows: number, heads: number, hd: number, inverse: boolean, rotary: number,
   ): void;
   attention(
     q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,

@@ -8,8 +8,8 @@ const dimsArgs = (d: AttentionDims) =>
 
 export function attentionKernels(addon: NativeAddon): Partial<Backend> {
   return {
-    rope: (x, out, cos, sin, positions, rows, heads, hd, inverse) =>
-      addon.rope(x, out, cos, sin, positions, rows, heads, hd, inverse),
+    rope: (x, out, cos, sin, positions, rows, heads, hd, inverse, rotary) =>
+      addon.rope(x, out, cos, sin, positions, rows, heads, hd, inverse, rotary ?? hd),
     attention: (q, k, v, out, lse, d) => addon.attention(q, k, v, out, lse, ...dimsArgs(d)),
     attentionBackward: (q, k, v, out, lse, dOut, dq, dk, dv, d) =>
       addon.attentionBackward(q, k, v, out, lse, dOut, dq, dk, dv, ...dimsArgs(d)),
