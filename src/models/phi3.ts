@@ -45,11 +45,7 @@ export class Phi3MLP extends Module {
   gate_up_proj: Forward & Module;
   down_proj: Forward & Module;
 
-  constructor(
-    readonly cfg: ModelConfig,
-    w: WeightSource,
-    p: string,
-  ) {
+  constructor(cfg: ModelConfig, w: WeightSource, p: string) {
     super();
     const { hiddenSize: C, intermediateSize: I } = cfg;
     this.gate_up_proj = w.linear(`${p}.gate_up_proj`, 2 * I, C, false);
@@ -57,9 +53,7 @@ export class Phi3MLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const I = this.cfg.intermediateSize;
-    const [gate, up] = ops.splitColumns(this.gate_up_proj.forward(x), [I, I]); // (B·T, 2I) → 2 × (B·T, I)
-    return this.down_proj.forward(ops.swiglu(gate!, up!));
+    return this.down_proj.forward(ops.swigluHalves(this.gate_up_proj.forward(x))); // (B·T, 2I) → (B·T, I)
   }
 }
 

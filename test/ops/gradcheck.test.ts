@@ -73,6 +73,7 @@ describe("finite differences (float64, js backend)", () => {
     gradCheck("gelu", [r([65], 2)], (x) => ops.gelu(x, "none"));
     gradCheck("gelu tanh", [r([65], 2)], (x) => ops.gelu(x, "tanh"));
     gradCheck("swiglu", [r([17], 2), r([17])], (g, u) => ops.swiglu(g, u));
+    gradCheck("swigluHalves", [r([3, 10], 2)], (x) => ops.swigluHalves(x));
     gradCheck("geglu tanh", [r([17], 2), r([17])], (g, u) => ops.geglu(g, u, "tanh"));
     gradCheck("geglu erf", [r([17], 2), r([17])], (g, u) => ops.geglu(g, u, "none"));
     gradCheck("softcap", [r([33], 4)], (x) => ops.softcap(x, 2.5));
