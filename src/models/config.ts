@@ -268,30 +268,20 @@ export function parseConfig(raw: Json, source = "config.json"): ModelConfig {
   }
   if (arch === "Phi3ForCausalLM") return checked(phi3Config(raw, common, source), source);
   if (arch === "SmolLM3ForCausalLM") return checked(smollm3Config(raw, common, source), source);
-  const hidden = int(raw, "hidden_size", source);
-  const heads = int(raw, "num_attention_heads", source);
-  const act = String(raw.hidden_act ?? "silu");
-  if (act !== "silu") throw new ConfigError(`${source}: hidden_act "${act}" is not supported (silu)`);
+  siluOnly(raw, source);
   const { theta, scaling } = ropeScaling(raw, source);
   const isQwen2 = arch === "Qwen2ForCausalLM";
   const isQwen = isQwen2 || arch === "Qwen3ForCausalLM";
   const attentionBias = bool(raw, "attention_bias", false);
   const useSliding = isQwen ? bool(raw, "use_sliding_window", false) : true;
   const window = typeof raw.sliding_window === "number" && useSliding ? raw.sliding_window : null;
-  const numLayers = int(raw, "num_hidden_layers", source);
+  const shape = decoderShape(raw, source, { maxPositions: 2048, eps: 1e-6 });
   // Qwen2/3 window only the layers from max_window_layers on (or as layer_types says); Mistral all of them.
-  const maxWindowLayers = int(raw, "max_window_layers", source, numLayers);
-  const types = isQwen && window !== null ? { layerTypes: layerTypes(raw, source, numLayers, (i) => i >= maxWindowLayers) } : {};
+  const maxWindowLayers = int(raw, "max_window_layers", source, shape.numLayers);
+  const types = isQwen && window !== null ? { layerTypes: layerTypes(raw, source, shape.numLayers, (i) => i >= maxWindowLayers) } : {};
   const cfg: ModelConfig = {
     ...common,
-    hiddenSize: hidden,
-    intermediateSize: int(raw, "intermediate_size", source),
-    numLayers,
-    numHeads: heads,
-    numKvHeads: int(raw, "num_key_value_heads", source, heads),
-    headDim: int(raw, "head_dim", source, hidden / heads),
-    maxPositions: int(raw, "max_position_embeddings", source, 2048),
-    normEps: num(raw, "rms_norm_eps", source, 1e-6),
+    ...shape,
     activation: "silu",
     ropeTheta: theta,
     ropeScaling: scaling,
@@ -304,6 +294,29 @@ export function parseConfig(raw: Json, source = "config.json"): ModelConfig {
     ...types,
   };
   return checked(cfg, source);
+}
+
+type Shape = Pick<ModelConfig, "hiddenSize" | "intermediateSize" | "numLayers" | "numHeads" | "numKvHeads" | "headDim" | "maxPositions" | "normEps">;
+
+/** The sizes every decoder config names, with the class's defaults for max positions and eps. */
+function decoderShape(raw: Json, source: string, d: { maxPositions?: number; eps?: number }): Shape {
+  const hidden = int(raw, "hidden_size", source);
+  const heads = int(raw, "num_attention_heads", source);
+  return {
+    hiddenSize: hidden,
+    intermediateSize: int(raw, "intermediate_size", source),
+    numLayers: int(raw, "num_hidden_layers", source),
+    numHeads: heads,
+    numKvHeads: int(raw, "num_key_value_heads", source, heads),
+    headDim: int(raw, "head_dim", source, hidden / heads),
+    maxPositions: int(raw, "max_position_embeddings", source, d.maxPositions),
+    normEps: num(raw, "rms_norm_eps", source, d.eps),
+  };
+}
+
+function siluOnly(raw: Json, source: string): void {
+  const act = String(raw.hidden_act ?? "silu");
+  if (act !== "silu") throw new ConfigError(`${source}: hidden_act "${act}" is not supported (silu)`);
 }
 
 function checked(cfg: ModelConfig, source: string): ModelConfig {
@@ -367,23 +380,8 @@ const GEMMA3_TEXT_DEFAULTS: Json = {
   sliding_window: 4096,
 };
 
-/** Gemma2Config's defaults. */
-const GEMMA2_DEFAULTS: Json = {
-  vocab_size: 256000,
-  hidden_size: 2304,
-  intermediate_size: 9216,
-  num_hidden_layers: 26,
-  num_attention_heads: 8,
-  num_key_value_heads: 4,
-  head_dim: 256,
-  max_position_embeddings: 8192,
-  rms_norm_eps: 1e-6,
-  pad_token_id: 0,
-  eos_token_id: 1,
-  bos_token_id: 2,
-  query_pre_attn_scalar: 256,
-  sliding_window: 4096,
-};
+/** Gemma2Config's defaults: Gemma 3's but for the vocabulary and context. */
+const GEMMA2_DEFAULTS: Json = { ...GEMMA3_TEXT_DEFAULTS, vocab_size: 256000, max_position_embeddings: 8192 };
 
 /**
  * Gemma 2 and Gemma 3 text: GELU-tanh gated MLP, (1 + w) RMSNorms, query_pre_attn_scalar, sliding-window
@@ -405,23 +403,14 @@ function gemmaConfig(outer: Json, arch: Architecture, source: string): ModelConf
   if (bool(raw, "use_bidirectional_attention", false)) throw new ConfigError(`${source}: use_bidirectional_attention (an embedding model) is not supported`);
   const act = String(raw.hidden_activation ?? raw.hidden_act ?? "gelu_pytorch_tanh");
   if (act !== "gelu_pytorch_tanh" && act !== "gelu") throw new ConfigError(`${source}: hidden_activation "${act}" is not supported (gelu_pytorch_tanh, gelu)`);
-  const numLayers = int(raw, "num_hidden_layers", source);
+  const shape = decoderShape(raw, source, {});
   const pattern = int(raw, "sliding_window_pattern", source, int(raw, "_sliding_window_pattern", source, gemma3 ? 6 : 2));
   if (pattern === 0) throw new ConfigError(`${source}: sliding_window_pattern must be positive`);
-  const hidden = int(raw, "hidden_size", source);
-  const heads = int(raw, "num_attention_heads", source);
   const window = raw.sliding_window === null ? null : int(raw, "sliding_window", source);
   const global = ropeScaling(raw, source, { theta: gemma3 ? 1_000_000 : 10000 }, gemma3 ? "full_attention" : null);
   return {
     ...common,
-    hiddenSize: hidden,
-    intermediateSize: int(raw, "intermediate_size", source),
-    numLayers,
-    numHeads: heads,
-    numKvHeads: int(raw, "num_key_value_heads", source, heads),
-    headDim: int(raw, "head_dim", source, hidden / heads),
-    maxPositions: int(raw, "max_position_embeddings", source),
-    normEps: num(raw, "rms_norm_eps", source),
+    ...shape,
     activation: act,
     ropeTheta: global.theta,
     ropeScaling: global.scaling,
@@ -431,7 +420,7 @@ function gemmaConfig(outer: Json, arch: Architecture, source: string): ModelConf
     qkNorm: gemma3,
     tieWordEmbeddings: bool(outer, "tie_word_embeddings", bool(raw, "tie_word_embeddings", true)),
     slidingWindow: window,
-    layerTypes: layerTypes(raw, source, numLayers, (i) => (i + 1) % pattern !== 0),
+    layerTypes: layerTypes(raw, source, shape.numLayers, (i) => (i + 1) % pattern !== 0),
     localRope: gemma3 ? ropeScaling(raw, source, { theta: 10000 }, "sliding_attention", "rope_local_base_freq") : null,
     queryPreAttnScalar: num(raw, "query_pre_attn_scalar", source),
     attnLogitSoftcapping: softcap(raw, "attn_logit_softcapping", source, gemma3 ? null : 50),
@@ -442,21 +431,11 @@ function gemmaConfig(outer: Json, arch: Architecture, source: string): ModelConf
 
 /** Phi-3 / Phi-4-mini: Llama-like with fused qkv_proj and gate_up_proj, partial rotary, longrope. */
 function phi3Config(raw: Json, common: Common, source: string): ModelConfig {
-  const act = String(raw.hidden_act ?? "silu");
-  if (act !== "silu") throw new ConfigError(`${source}: hidden_act "${act}" is not supported (silu)`);
-  const hidden = int(raw, "hidden_size", source);
-  const heads = int(raw, "num_attention_heads", source);
+  siluOnly(raw, source);
   const rope = ropeScaling(raw, source, { theta: 10000, originalMaxPositions: 4096, legacyLongrope: true });
   return {
     ...common,
-    hiddenSize: hidden,
-    intermediateSize: int(raw, "intermediate_size", source),
-    numLayers: int(raw, "num_hidden_layers", source),
-    numHeads: heads,
-    numKvHeads: int(raw, "num_key_value_heads", source, heads),
-    headDim: int(raw, "head_dim", source, hidden / heads),
-    maxPositions: int(raw, "max_position_embeddings", source, 4096),
-    normEps: num(raw, "rms_norm_eps", source, 1e-5),
+    ...decoderShape(raw, source, { maxPositions: 4096, eps: 1e-5 }),
     activation: "silu",
     ropeTheta: rope.theta,
     ropeScaling: rope.scaling,
@@ -472,11 +451,9 @@ function phi3Config(raw: Json, common: Common, source: string): ModelConfig {
 
 /** SmolLM3: Llama with NoPE layers (no_rope_layers, or one every no_rope_layer_interval-th). */
 function smollm3Config(raw: Json, common: Common, source: string): ModelConfig {
-  const act = String(raw.hidden_act ?? "silu");
-  if (act !== "silu") throw new ConfigError(`${source}: hidden_act "${act}" is not supported (silu)`);
-  const hidden = int(raw, "hidden_size", source);
-  const heads = int(raw, "num_attention_heads", source);
-  const numLayers = int(raw, "num_hidden_layers", source);
+  siluOnly(raw, source);
+  const shape = decoderShape(raw, source, { maxPositions: 32768, eps: 1e-6 });
+  const numLayers = shape.numLayers;
   const interval = int(raw, "no_rope_layer_interval", source, 4);
   const given = raw.no_rope_layers;
   if (given !== undefined && given !== null && (!Array.isArray(given) || given.length < numLayers || !given.every((x) => x === 0 || x === 1))) {
@@ -488,14 +465,7 @@ function smollm3Config(raw: Json, common: Common, source: string): ModelConfig {
   const rope = ropeScaling(raw, source, { theta: 2_000_000 });
   return {
     ...common,
-    hiddenSize: hidden,
-    intermediateSize: int(raw, "intermediate_size", source),
-    numLayers,
-    numHeads: heads,
-    numKvHeads: int(raw, "num_key_value_heads", source, heads),
-    headDim: int(raw, "head_dim", source, hidden / heads),
-    maxPositions: int(raw, "max_position_embeddings", source, 32768),
-    normEps: num(raw, "rms_norm_eps", source, 1e-6),
+    ...shape,
     activation: "silu",
     ropeTheta: rope.theta,
     ropeScaling: rope.scaling,

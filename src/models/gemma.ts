@@ -1,7 +1,8 @@
 // Gemma 2 and Gemma 3 (text): embeddings × √hidden, RMSNorm scaling by (1 + w), norms before and after both
 // attention and MLP, a GELU-tanh gated MLP, scores scaled by query_pre_attn_scalar^−½, interleaved
 // sliding-window and global layers; Gemma 2 soft-caps attention scores (and, in CausalLM, the logits);
-// Gemma 3 normalises q and k per head and gives its local layers their own RoPE base. Tied embeddings.
+// Gemma 3 normalises q and k per head and gives its local layers their own RoPE base. Tied embeddings. The
+// attention and the gated MLP are Llama's (llama.ts), driven by the config.
 // Gemma3ForConditionalGeneration checkpoints hold the same text model under model.language_model (older
 // files: language_model.model); only the text model is built. Classes bottom-up, properties = checkpoint keys.
 
@@ -9,9 +10,9 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { bf16ToF32, f32ToBf16 } from "../tensor/dtype.ts";
 import * as ops from "../ops/index.ts";
 import { Module, Linear, Embedding, RMSNorm, type Forward } from "../nn/index.ts";
-import { layerWindow, type ModelConfig } from "./config.ts";
-import { CausalLM, selfAttention, type ForwardContext } from "./causal-lm.ts";
-import { maxPosition } from "./llama.ts";
+import type { ModelConfig } from "./config.ts";
+import { CausalLM, type ForwardContext } from "./causal-lm.ts";
+import { LlamaAttention, LlamaMLP } from "./llama.ts";
 import { RopeTables, ropeSpec } from "./rope.ts";
 import type { WeightSource } from "./weights.ts";
 
@@ -20,95 +21,22 @@ function gemmaNorm(w: WeightSource, name: string, size: number, eps: number): RM
   return new RMSNorm(w.norm(name, size), eps, 1);
 }
 
-export class GemmaAttention extends Module {
-  q_proj: Forward & Module;
-  k_proj: Forward & Module;
-  v_proj: Forward & Module;
-  o_proj: Forward & Module;
-  q_norm: RMSNorm | null;
-  k_norm: RMSNorm | null;
-
-  constructor(
-    readonly cfg: ModelConfig,
-    readonly layer: number,
-    readonly rope: RopeTables,
-    w: WeightSource,
-    p: string,
-  ) {
-    super();
-    const { hiddenSize: C, numHeads: nh, numKvHeads: nkv, headDim: hd } = cfg;
-    this.q_proj = w.linear(`${p}.q_proj`, nh * hd, C, cfg.qkvBias);
-    this.k_proj = w.linear(`${p}.k_proj`, nkv * hd, C, cfg.qkvBias);
-    this.v_proj = w.linear(`${p}.v_proj`, nkv * hd, C, cfg.qkvBias);
-    this.o_proj = w.linear(`${p}.o_proj`, C, nh * hd, cfg.oBias);
-    this.q_norm = cfg.qkNorm ? gemmaNorm(w, `${p}.q_norm.weight`, hd, cfg.normEps) : null;
-    this.k_norm = cfg.qkNorm ? gemmaNorm(w, `${p}.k_norm.weight`, hd, cfg.normEps) : null;
-  }
-
-  forward(x: Tensor, ctx: ForwardContext): Tensor {
-    const { numHeads: nh, numKvHeads: nkv, headDim: hd } = this.cfg;
-    let q = this.q_proj.forward(x); // (B·T, nh·hd)
-    let k = this.k_proj.forward(x); // (B·T, nkv·hd)
-    const v = this.v_proj.forward(x); // (B·T, nkv·hd)
-    if (this.q_norm && this.k_norm) {
-      q = ops.reshape(this.q_norm.forward(ops.reshape(q, [-1, hd])), q.shape); // per head: (B·T·nh, hd)
-      k = ops.reshape(this.k_norm.forward(ops.reshape(k, [-1, hd])), k.shape);
-    }
-    const table = this.rope.get(maxPosition(ctx.positions) + 1);
-    q = ops.rope(q, table, ctx.positions, nh);
-    k = ops.rope(k, table, ctx.positions, nkv);
-    const y = selfAttention(q, k, v, ctx, {
-      nh,
-      nkv,
-      hd,
-      layer: this.layer,
-      scale: (this.cfg.queryPreAttnScalar ?? hd) ** -0.5,
-      window: layerWindow(this.cfg, this.layer),
-      softcap: this.cfg.attnLogitSoftcapping ?? null,
-    }); // (B·T, nh·hd)
-    return this.o_proj.forward(y);
-  }
-}
-
-export class GemmaMLP extends Module {
-  gate_proj: Forward & Module;
-  up_proj: Forward & Module;
-  down_proj: Forward & Module;
-
-  constructor(
-    readonly cfg: ModelConfig,
-    w: WeightSource,
-    p: string,
-  ) {
-    super();
-    const { hiddenSize: C, intermediateSize: I } = cfg;
-    this.gate_proj = w.linear(`${p}.gate_proj`, I, C, false);
-    this.up_proj = w.linear(`${p}.up_proj`, I, C, false);
-    this.down_proj = w.linear(`${p}.down_proj`, C, I, false);
-  }
-
-  forward(x: Tensor): Tensor {
-    const approximate = this.cfg.activation === "gelu" ? "none" : "tanh";
-    return this.down_proj.forward(ops.geglu(this.gate_proj.forward(x), this.up_proj.forward(x), approximate));
-  }
-}
-
 export class GemmaDecoderLayer extends Module {
   input_layernorm: RMSNorm;
-  self_attn: GemmaAttention;
+  self_attn: LlamaAttention;
   post_attention_layernorm: RMSNorm;
   pre_feedforward_layernorm: RMSNorm;
-  mlp: GemmaMLP;
+  mlp: LlamaMLP;
   post_feedforward_layernorm: RMSNorm;
 
   constructor(cfg: ModelConfig, layer: number, rope: RopeTables, w: WeightSource, p: string) {
     super();
     const C = cfg.hiddenSize;
     this.input_layernorm = gemmaNorm(w, `${p}.input_layernorm.weight`, C, cfg.normEps);
-    this.self_attn = new GemmaAttention(cfg, layer, rope, w, `${p}.self_attn`);
+    this.self_attn = new LlamaAttention(cfg, layer, rope, w, `${p}.self_attn`, 1);
     this.post_attention_layernorm = gemmaNorm(w, `${p}.post_attention_layernorm.weight`, C, cfg.normEps);
     this.pre_feedforward_layernorm = gemmaNorm(w, `${p}.pre_feedforward_layernorm.weight`, C, cfg.normEps);
-    this.mlp = new GemmaMLP(cfg, w, `${p}.mlp`);
+    this.mlp = new LlamaMLP(cfg, w, `${p}.mlp`);
     this.post_feedforward_layernorm = gemmaNorm(w, `${p}.post_feedforward_layernorm.weight`, C, cfg.normEps);
   }
 
