@@ -2,13 +2,13 @@
 sliding window: the new ops one by one with gradients, and the whole model forward of small test
 checkpoints. Every model here is a plain re-implementation in torch of the semantics of transformers'
 modeling files (modeling_gemma2.py, modeling_gemma3.py, modeling_phi3.py, modeling_smollm3.py,
-modeling_mistral.py, modeling_rope_utils.py, masking_utils.py), written for this reference, computed on CPU
+modeling_mistral.py, modeling_ministral.py, modeling_rope_utils.py, masking_utils.py), written for this reference, computed on CPU
 in float32.
 
 Run with a Python that has torch (Debian's python3-torch 1.13 here):
     /usr/bin/python3 scripts/reference/archs.py
 It rewrites test/fixtures/ops/*.safetensors and test/fixtures/models/{gemma2,gemma3,gemma3-multimodal,
-phi3-longrope,smollm3,mistral-window}/ (config.json in the transformers 5 style, config.transformers4.json in
+phi3-longrope,smollm3,mistral-window,ministral-window}/ (config.json in the transformers 5 style, config.transformers4.json in
 the transformers 4 style, model.safetensors, reference.safetensors, generation.json). Seeds are fixed, so a
 rerun on the same torch reproduces the files.
 """
@@ -374,6 +374,22 @@ def mistral_window(gen):
     write_model("mistral-window", model, c5, c4, 18, 4, gen)
 
 
+def ministral_window(gen):
+    """Ministral's layer_types: windowed and full layers interleaved (window 5, 3 layers)."""
+    c = dict(vocab=300, hidden=48, inter=88, layers=3, heads=4, kv=2, hd=12, eps=1e-5, theta=100000.0, window=5)
+    c["rope_layers"] = [1, 1, 1]
+    c["layer_types"] = ["sliding_attention", "full_attention", "sliding_attention"]
+    model = Llama(c, random_params(decoder_shapes(c, qkvo(c), gated(c), {"input_layernorm": 48, "post_attention_layernorm": 48}), gen))
+    base = {"architectures": ["MinistralForCausalLM"], "model_type": "ministral", "vocab_size": 300, "hidden_size": 48,
+            "intermediate_size": 88, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "head_dim": 12, "hidden_act": "silu", "max_position_embeddings": 128, "rms_norm_eps": 1e-5,
+            "sliding_window": 5, "layer_types": c["layer_types"], "tie_word_embeddings": False, "bos_token_id": 1,
+            "eos_token_id": 2}
+    c5 = {**base, "rope_parameters": {"rope_type": "default", "rope_theta": 100000.0}, "dtype": "float32"}
+    c4 = {**base, "rope_theta": 100000.0, "rope_scaling": None, "torch_dtype": "float32"}
+    write_model("ministral-window", model, c5, c4, 16, 3, gen)
+
+
 def smollm3(gen):
     """SmolLM3-3B's fields on 5 layers: no_rope_layer_interval 4 makes layer 3 a NoPE layer (the transformers 4
     file gives only the interval, the transformers 5 file the list it implies); tied embeddings."""
@@ -557,6 +573,7 @@ def main():
     phi3_longrope(torch.Generator().manual_seed(4))
     gemma2(torch.Generator().manual_seed(5))
     gemma3(torch.Generator().manual_seed(6))
+    ministral_window(torch.Generator().manual_seed(7))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-// Architecture → model class. Mistral, Qwen2, Qwen3 and SmolLM3 are Llama-family decoders with config switches;
+// Architecture → model class. Mistral, Ministral, Qwen2, Qwen3 and SmolLM3 are Llama-family decoders with config switches;
 // Gemma 2 and 3 share one family file.
 
 import type { ModelConfig } from "./config.ts";
@@ -13,6 +13,7 @@ export function buildModel(config: ModelConfig, weights: WeightSource): CausalLM
   switch (config.architecture) {
     case "LlamaForCausalLM":
     case "MistralForCausalLM":
+    case "MinistralForCausalLM":
     case "Qwen2ForCausalLM":
     case "Qwen3ForCausalLM":
     case "SmolLM3ForCausalLM":

@@ -6,6 +6,7 @@
 export const SUPPORTED_ARCHITECTURES = [
   "LlamaForCausalLM",
   "MistralForCausalLM",
+  "MinistralForCausalLM",
   "Qwen2ForCausalLM",
   "Qwen3ForCausalLM",
   "GPT2LMHeadModel",
@@ -273,12 +274,17 @@ export function parseConfig(raw: Json, source = "config.json"): ModelConfig {
   const isQwen2 = arch === "Qwen2ForCausalLM";
   const isQwen = isQwen2 || arch === "Qwen3ForCausalLM";
   const attentionBias = bool(raw, "attention_bias", false);
+  const isMistral = arch === "MistralForCausalLM" || arch === "MinistralForCausalLM";
   const useSliding = isQwen ? bool(raw, "use_sliding_window", false) : true;
-  const window = typeof raw.sliding_window === "number" && useSliding ? raw.sliding_window : null;
+  // MistralConfig and MinistralConfig default to a window of 4096 when the key is absent.
+  const given = isMistral && !("sliding_window" in raw) ? 4096 : raw.sliding_window;
+  const window = typeof given === "number" && useSliding ? given : null;
   const shape = decoderShape(raw, source, { maxPositions: 2048, eps: 1e-6 });
-  // Qwen2/3 window only the layers from max_window_layers on (or as layer_types says); Mistral all of them.
+  // Qwen2/3 window only the layers from max_window_layers on (or as layer_types says); Ministral as its
+  // layer_types say (every layer by default); Mistral ignores layer_types and windows every layer.
   const maxWindowLayers = int(raw, "max_window_layers", source, shape.numLayers);
-  const types = isQwen && window !== null ? { layerTypes: layerTypes(raw, source, shape.numLayers, (i) => i >= maxWindowLayers) } : {};
+  const pattern = isQwen ? (i: number) => i >= maxWindowLayers : () => true;
+  const types = (isQwen || arch === "MinistralForCausalLM") && window !== null ? { layerTypes: layerTypes(raw, source, shape.numLayers, pattern) } : {};
   const cfg: ModelConfig = {
     ...common,
     ...shape,

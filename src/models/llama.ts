@@ -1,5 +1,6 @@
-// Llama-family decoders: Llama (SmolLM2, TinyLlama, Llama 3.x), Mistral (sliding window), Qwen2/2.5 (q/k/v
-// bias), Qwen3 (per-head q/k RMSNorm, explicit head_dim) and SmolLM3 (NoPE layers). Classes bottom-up,
+// Llama-family decoders: Llama (SmolLM2, TinyLlama, Llama 3.x), Mistral (sliding window), Ministral (windowed
+// and full layers), Qwen2/2.5 (q/k/v bias), Qwen3 (per-head q/k RMSNorm, explicit head_dim) and SmolLM3 (NoPE
+// layers). Classes bottom-up,
 // properties named as checkpoint keys. Phi-3 (phi3.ts) swaps in fused projections through LlamaParts;
 // Gemma (gemma.ts) reuses the attention and the gated MLP.
 

@@ -80,7 +80,7 @@ describe("arithmetic on a hand-computed config (B=1, T=3)", () => {
   });
 });
 
-const fixtureConfigs: [string, ModelConfig][] = ["llama", "qwen2", "qwen3", "gpt2", "mistral-window", "smollm3", "phi3-longrope", "gemma2", "gemma3"].map(
+const fixtureConfigs: [string, ModelConfig][] = ["llama", "qwen2", "qwen3", "gpt2", "mistral-window", "ministral-window", "smollm3", "phi3-longrope", "gemma2", "gemma3"].map(
   (n) => [n, loadConfig(join(FIXTURES, n))],
 );
 

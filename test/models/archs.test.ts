@@ -30,7 +30,7 @@ function normalised(c: ModelConfig): Partial<ModelConfig> {
 }
 
 describe("new architectures: configs", () => {
-  for (const arch of ["mistral-window", "smollm3", "phi3-longrope", "gemma2", "gemma3"]) {
+  for (const arch of ["mistral-window", "ministral-window", "smollm3", "phi3-longrope", "gemma2", "gemma3"]) {
     it(`${arch}: transformers 4 and 5 configs normalise to the same config`, () => {
       const v5 = loadConfig(join(FIXTURES, arch, "config.json"));
       const v4 = loadConfig(join(FIXTURES, arch, "config.transformers4.json"));
@@ -85,6 +85,17 @@ describe("new architectures: configs", () => {
     assert.equal(layerWindow(c, 3), null);
     const windowed = parseConfig({ ...c.raw, use_sliding_window: true, sliding_window: 7, layer_types: undefined });
     assert.deepEqual([0, 1, 2, 3, 4].map((i) => layerWindow(windowed, i)), [null, null, null, 7, null], "transformers windows the NoPE layers");
+  });
+
+  it("Ministral windows the layers its layer_types name; Mistral windows every layer and defaults the window to 4096", () => {
+    const c = loadConfig(join(FIXTURES, "ministral-window"));
+    assert.deepEqual([0, 1, 2].map((i) => layerWindow(c, i)), [5, null, 5]);
+    assert.deepEqual([0, 1, 2].map((i) => layerWindow(parseConfig({ ...c.raw, layer_types: undefined }), i)), [5, 5, 5]);
+    const mistral = loadConfig(join(FIXTURES, "mistral-window")).raw;
+    assert.deepEqual(layerWindow(parseConfig({ ...mistral, layer_types: ["full_attention", "full_attention"] }), 1), 6, "Mistral ignores layer_types");
+    const { sliding_window: _w, ...absent } = mistral;
+    assert.equal(parseConfig(absent).slidingWindow, 4096);
+    assert.equal(parseConfig({ ...mistral, sliding_window: null }).slidingWindow, null);
   });
 
   it("Qwen2 with use_sliding_window windows the layers from max_window_layers on", () => {

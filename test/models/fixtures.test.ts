@@ -16,7 +16,7 @@ import { generate } from "../../src/infer/generate.ts";
 import { assertClose, backendsUnderTest, maxAbsDiff } from "../helpers.ts";
 
 const FIXTURES = "test/fixtures/models";
-const ARCHS = ["llama", "llama3-rope", "qwen2", "qwen3", "gpt2", "llama-bf16", "llama-sharded", "mistral-window", "smollm3", "phi3-longrope", "gemma2", "gemma3"];
+const ARCHS = ["llama", "llama3-rope", "qwen2", "qwen3", "gpt2", "llama-bf16", "llama-sharded", "mistral-window", "ministral-window", "smollm3", "phi3-longrope", "gemma2", "gemma3"];
 
 function referenceBatch(dir: string) {
   const ref = SafetensorsReader.open(join(dir, "reference.safetensors"));

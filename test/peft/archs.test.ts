@@ -29,6 +29,7 @@ const CASES: { arch: string; prefix: string; layers: number; linears: string[]; 
   { arch: "phi3-longrope", prefix: "model.layers", layers: 2, linears: ["self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj", "mlp.down_proj"], defaults: null },
   { arch: "smollm3", prefix: "model.layers", layers: 5, linears: [...ATTN, ...MLP], defaults: null },
   { arch: "mistral-window", prefix: "model.layers", layers: 2, linears: [...ATTN, ...MLP], defaults: ["q_proj", "v_proj"] },
+  { arch: "ministral-window", prefix: "model.layers", layers: 3, linears: [...ATTN, ...MLP], defaults: null },
 ];
 
 const batch = (vocab: number): Batch => {
