@@ -42,12 +42,13 @@ test("README: the TypeScript example runs", { timeout: 300_000 }, () => {
   const ts = blocks(readme, "ts");
   assert.ok(ts.length >= 1, "the README has a TypeScript example");
   const runs = mkdtempSync(join(tmpdir(), "peft-ts-readme-"));
-  // Inside the repository, so that `import … from "peft-ts"` resolves to this package as it would for a user.
+  // Inside the repository, so that `import … from "peft-ts"` resolves to this package as it would for a user;
+  // the peft-ts-source condition points it at src/ (an installed package resolves to dist/, see test/package).
   const file = join(ROOT, `.readme-example-${process.pid}.ts`);
   try {
     for (const code of ts) {
       writeFileSync(file, localise(code, runs));
-      const r = spawnSync(process.execPath, ["--import", "tsx", file], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PEFT_TS_POISON: "0" } });
+      const r = spawnSync(process.execPath, ["--conditions=peft-ts-source", "--import", "tsx", file], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PEFT_TS_POISON: "0" } });
       assert.equal(r.status, 0, `README TypeScript example failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
     }
   } finally {
