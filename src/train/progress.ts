@@ -7,6 +7,7 @@ import type { StepInfo, TrainCallbacks, TrainResult } from "./trainer.ts";
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
+  if (seconds < 9.95) return `${seconds.toFixed(1)}s`;
   const s = Math.round(seconds);
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
@@ -59,14 +60,18 @@ export function formatFinish(r: TrainResult): string {
   return `done: ${steps} steps in ${formatDuration(r.trainSeconds)}${evalTime}, ${tps} tokens/s mean, last loss ${r.loss.toFixed(4)}${evalLoss}; result in ${r.out}`;
 }
 
-/** Callbacks that render progress on `stream` (a bar on a TTY, lines every `logEvery` steps otherwise). */
-export function progressReporter(stream: NodeJS.WriteStream, logEvery: number): TrainCallbacks & { stop(): void } {
+/**
+ * Callbacks that render progress on `stream` (a bar on a TTY, lines every `logEvery` steps otherwise);
+ * `label` goes in front of every line (the demo's method names).
+ */
+export function progressReporter(stream: NodeJS.WriteStream, logEvery: number, label = ""): TrainCallbacks & { stop(): void } {
   const tty = stream.isTTY === true;
+  const prefix = label ? `${label}: ` : "";
   let bars: cliProgress.MultiBar | null = null;
   let bar: cliProgress.Bar | null = null;
   let started = 0;
   let firstStep = 0;
-  const say = (text: string) => (bars ? bars.log(`${text}\n`) : stream.write(`${text}\n`));
+  const say = (text: string) => (bars ? bars.log(`${prefix}${text}\n`) : stream.write(`${prefix}${text}\n`));
   return {
     onLog: say,
     onStart(info) {
@@ -78,7 +83,7 @@ export function progressReporter(stream: NodeJS.WriteStream, logEvery: number): 
       // cli-progress cuts every line at the terminal's width (80 columns when it cannot tell): the line
       // is fitted to that width here, so what is left out is chosen rather than cut off.
       const format = (_o: unknown, params: { value: number; total: number }, payload: Record<string, unknown>) =>
-        fitBarLine(params.value, params.total, (payload.fields as string[] | undefined) ?? ["starting"], (stream.columns ?? 80) - 1);
+        prefix + fitBarLine(params.value, params.total, (payload.fields as string[] | undefined) ?? ["starting"], (stream.columns ?? 80) - 1 - prefix.length);
       bars = new cliProgress.MultiBar({ stream, hideCursor: true, format });
       bar = bars.create(info.totalSteps, info.startStep, { fields: ["starting"] });
     },

@@ -29,6 +29,7 @@ import { copyTokenizerFiles } from "../io/model-folder.ts";
 import { accumulateGradients } from "./step.ts";
 import { installProfiler } from "./profile.ts";
 import { writeReport } from "./report.ts";
+import { runSettings, runTitle } from "./report/settings.ts";
 import { checkModelFolder } from "../models/folder-check.ts";
 
 export class NonFiniteError extends Error {}
@@ -192,6 +193,8 @@ export class Trainer {
     installProfiler(); // PEFT_TS_PROFILE=1
     if (!this.inputs.model) checkModelFolder(a.model);
     this.prepareOut();
+    const found = a.resume ? latestCheckpoint(a.out) : null;
+    if (found) this.checkChangedArgs(found.dir, found.args); // before anything is loaded
     const { examples, evalExamples, padId } = this.loadExamples();
     const tm = this.inputs.model ?? (await this.loadTrainable());
     if (this.inputs.model && a.gradientCheckpointing === true) tm.base.gradientCheckpointing = true;
@@ -262,7 +265,6 @@ export class Trainer {
       rmSync(this.metricsPath, { force: true });
       return fresh;
     }
-    this.checkChangedArgs(found.dir, found.args);
     restoreCheckpoint(found.dir, tm, opt);
     stream.position = { epoch: found.state.epoch, batchInEpoch: found.state.batchInEpoch };
     dropoutSeeds.position = found.state.dropoutPosition;
@@ -375,7 +377,7 @@ export class Trainer {
   private writeRunReport(out: string): void {
     const metrics = metricRows(readMetrics(this.metricsPath));
     try {
-      writeReport(out, { title: `${this.args.method} fine-tuning of ${this.args.model}`, config: { ...this.args }, metrics });
+      writeReport(out, { title: runTitle(this.args), config: runSettings(this.args), metrics });
     } catch (e) {
       this.callbacks.onLog?.(`report.html not written: ${(e as Error).message}`);
     }

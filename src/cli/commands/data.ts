@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { Tokenizer } from "../../tokenizer/index.ts";
 import { DEFAULT_ARGS } from "../../train/args.ts";
-import { loadDataset, type DataFormat, type Example } from "../../train/data/index.ts";
+import { DATA_FORMATS, loadDataset, type DataFormat, type Example } from "../../train/data/index.ts";
 import { IGNORE_INDEX } from "../../ops/loss.ts";
 import { checkModelFolder } from "../../models/folder-check.ts";
 import { parseNumberFlag } from "../numbers.ts";
@@ -127,7 +127,7 @@ export function register(program: Command): void {
     .description("show what training sees of a data file: the first records as rendered, token counts, and which tokens carry the loss")
     .requiredOption("--model <dir>", "model folder whose tokenizer (and chat template) renders the records")
     .requiredOption("--data <file>", `data file: ${DATA_HELP}`)
-    .addOption(new Option("--format <name>", "record format; auto detects it per record").choices(["auto", "text", "prompt-completion", "chat", "alpaca"]).default("auto"))
+    .addOption(new Option("--format <name>", "record format; auto detects it per record").choices(["auto", ...DATA_FORMATS]).default("auto"))
     .option("--max-seq-len <n>", "truncate examples to this many tokens, as train does", String(DEFAULT_ARGS.maxSeqLen))
     .option("--train-on-prompt", "take the loss on prompt tokens too, as train --train-on-prompt does")
     .option("--system <text>", "system message put first in chat records that have none, as train --system does")

@@ -8,6 +8,7 @@ import { ALIASES, ARG_KEYS, DEFAULT_ARGS, kebabKey, normaliseKeys, readConfigFil
 import { train } from "../../train/trainer.ts";
 import { progressReporter, formatFinish } from "../../train/progress.ts";
 import { DATA_HELP } from "./data.ts";
+import { DATA_FORMATS } from "../../train/data/index.ts";
 
 /** flags, the TrainingArgs field it sets, help, and the values it takes where it takes a fixed set. */
 type Row = [flags: string, key: keyof TrainingArgs, help: string, choices?: readonly string[]];
@@ -24,7 +25,7 @@ const OPTION_GROUPS: [heading: string, rows: Row[]][] = [
   ]],
   ["Data:", [
     ["--data <file>", "data", `training data; required. ${DATA_HELP}`],
-    ["--format <name>", "format", "record format; auto detects it per record", ["auto", "text", "prompt-completion", "chat", "alpaca"]],
+    ["--format <name>", "format", "record format; auto detects it per record", ["auto", ...DATA_FORMATS]],
     ["--system <text>", "system", "system message put first in chat records that have none"],
     ["--max-seq-len <n>", "maxSeqLen", "truncate examples to this many tokens"],
     ["--pack", "pack", "pack several examples into each --max-seq-len row"],
