@@ -5,10 +5,9 @@
 import { Command, Option } from "commander";
 import { loadModel } from "../../models/load.ts";
 import { saveQuantizedModel } from "../../quant/save.ts";
-import { heldBytes } from "../../quant/index.ts";
 import { QuantizedTensor, type QuantType } from "../../quant/types.ts";
-import { weightFootprint, formatFootprint } from "../../quant/footprint.ts";
-import { formatBytes } from "../../util/format.ts";
+import { weightFootprint, formatFootprint, describeStoredBits } from "../../quant/footprint.ts";
+import { inspectModel } from "./inspect.ts";
 
 interface QuantizeCliOptions {
   model: string;
@@ -28,8 +27,10 @@ export function runQuantize(o: QuantizeCliOptions): void {
   });
   saveQuantizedModel(model, o.model, o.out, { computeDtype: o.computeDtype });
   const layers = model.namedParameters().filter(([, p]) => p instanceof QuantizedTensor);
-  const bytes = layers.reduce((s, [, p]) => s + heldBytes(p as QuantizedTensor), 0);
-  process.stdout.write(`quantized ${layers.length} linear layers to ${o.quantType} (${formatBytes(bytes)}); wrote ${o.out}\n`);
+  // the figure inspect prints for the folder, from the files as written
+  const stored = inspectModel(o.out);
+  process.stdout.write(`quantized ${layers.length} linear layers to ${o.quantType}; wrote ${o.out}\n`);
+  if (stored.quantized_bits_per_weight !== null) process.stdout.write(`${describeStoredBits(stored.quantized_bits_per_weight, stored.quantized_table_bytes)}\n`);
   process.stdout.write(formatFootprint(weightFootprint(model)));
 }
 
