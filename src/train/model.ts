@@ -104,7 +104,7 @@ export async function adapterModel(a: ModelArgs, base: CausalLM, method: Method)
 /** The files of each kind of result (PEFT adapter, transformers checkpoint) as saveWeights writes them. */
 const RESULT_FILES = {
   adapter: /^adapter_(config\.json|model\.safetensors|model\.bin)$/,
-  full: /^(config\.json|generation_config\.json|model\.safetensors|model-\d+-of-\d+\.safetensors|model\.safetensors\.index\.json)$/,
+  full: /^(config\.json|model\.safetensors|model-\d+-of-\d+\.safetensors|model\.safetensors\.index\.json)$/,
 };
 
 /** Removes from `dir` the result files of the kind `method` does not write; returns their names. */

@@ -54,6 +54,7 @@ describe("TrainingArgs", () => {
     assert.deepEqual(a.loraTargetModules, ["q_proj", "k_proj"]);
     const json = join(dir, "c.json");
     writeFileSync(json, JSON.stringify({ model: "m", data: "d", "learning-rate": 1 }));
+    assert.equal(resolveArgs(readConfigFile(json).values).lr, 1, "TrainingArguments' name is accepted");
     assert.deepEqual(normaliseKeys({ "grad-accum": 4 }, "x").values, { gradAccum: 4 });
   });
 });
