@@ -178,7 +178,7 @@ describe("comparison report", () => {
     const { page, charts, errors, external } = await open(path);
     assert.deepEqual(errors, []);
     assert.deepEqual(external, []);
-    assert.equal(charts.length, 1);
+    assert.deepEqual(charts.map((c) => c.id), ["chart-loss", "chart-perplexity"]);
     assertDrawn(charts[0]!, {
       "full train": 30, "full validation": 3,
       "lora train": 30, "lora validation": 3,
@@ -186,7 +186,7 @@ describe("comparison report", () => {
     });
     const rows = await page.locator("table.grid tr").allInnerTexts();
     assert.equal(rows.length, 4);
-    assert.match(rows[0]!, /^run\tsteps\tepochs\tfinal train loss/);
+    assert.match(rows[0]!, /^run\tsteps\tepochs done\tfinal train loss/);
     assert.match(rows[3]!, /^qlora\t30\t1\t/);
     await page.close();
   });

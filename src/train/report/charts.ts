@@ -20,8 +20,8 @@ export interface ChartSpec {
 }
 
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
-/** Per run: solid, dashed, dotted, dash-dot, ... */
-const DASHES = [[], [8, 4], [2, 3], [10, 3, 2, 3], [14, 4], [4, 2, 4, 6]];
+/** Per run: solid, then ever sparser dashes (a later run's gaps show the run beneath). */
+const DASHES = [[], [10, 5], [3, 7], [12, 3, 2, 3], [2, 10], [6, 12]];
 const MARKERS = ["circle", "triangle", "rect", "rectRot", "star", "crossRot", "cross", "dash"];
 
 export function colorOf(i: number): string {
@@ -33,16 +33,18 @@ function dataset(s: Series, i: number): Record<string, unknown> {
   if (s.reference) {
     return { label: s.label, data: s.points, borderColor: "#777", backgroundColor: "#777", borderWidth: 1.5, borderDash: [3, 3], pointRadius: 0, tension: 0 };
   }
-  const few = s.points.length <= 60;
+  // Later runs are drawn on top with sparser dashes, so an earlier run's identical curve shows through
+  // the gaps; markers are hollow and grow with the run, so a later shape rings an earlier one.
   return {
     label: s.label,
     data: s.points,
     borderColor: colorOf(run),
-    backgroundColor: colorOf(run),
-    borderWidth: s.dashed ? 1.5 : 2,
+    backgroundColor: "#ffffff",
+    borderWidth: s.dashed ? 1.5 : 2.5,
     borderDash: DASHES[run % DASHES.length],
     pointStyle: MARKERS[run % MARKERS.length],
-    pointRadius: s.dashed ? 5 : few ? 3 : 0,
+    pointBorderWidth: 1.5,
+    pointRadius: s.dashed ? 4 + run : s.points.length <= 60 ? 2 + run : 0,
     tension: 0,
   };
 }

@@ -3,7 +3,7 @@
 // SGD keys for AdamW), and epochs said to be unused when max-steps decided the length.
 
 import { basename } from "node:path";
-import { kebabKey, type TrainingArgs } from "../args.ts";
+import { ARG_KEYS, kebabKey, type TrainingArgs } from "../args.ts";
 
 const LORA_KEYS: (keyof TrainingArgs)[] = ["loraR", "loraAlpha", "loraDropout", "loraTargetModules", "baseDtype"];
 const ADAMW_KEYS: (keyof TrainingArgs)[] = ["adamBeta1", "adamBeta2", "adamEps"];
@@ -19,9 +19,9 @@ function label(key: keyof TrainingArgs): string {
 export function runSettings(a: TrainingArgs): Record<string, unknown> {
   const skip = new Set<keyof TrainingArgs>([...LEFT_OUT, ...(a.method === "full" ? LORA_KEYS : []), ...(a.optimizer === "sgd" ? ADAMW_KEYS : SGD_KEYS)]);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(a) as [keyof TrainingArgs, unknown][]) {
+  for (const k of ARG_KEYS) {
     if (skip.has(k)) continue;
-    out[label(k)] = k === "epochs" && a.maxSteps !== null ? `not used (max-steps ${a.maxSteps} sets the length)` : v;
+    out[label(k)] = k === "epochs" && a.maxSteps !== null ? `not used (max-steps ${a.maxSteps} sets the length)` : a[k];
   }
   return out;
 }
