@@ -20,6 +20,32 @@ function llamaShape(shape: ConfigJson): ConfigJson {
   };
 }
 
+/** Meta-Llama-3-8B's shape; Llama 3.1 8B is the same with llama3 RoPE scaling to 128K positions. */
+const LLAMA3_8B: ConfigJson = {
+  vocab_size: 128256,
+  hidden_size: 4096,
+  intermediate_size: 14336,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  tie_word_embeddings: false,
+  rope_theta: 500000.0,
+  torch_dtype: "bfloat16",
+};
+
+/** Mistral 7B as published: Llama 3 8B's layer shapes; the versions differ in vocabulary, RoPE base and window. */
+function mistralShape(shape: ConfigJson): ConfigJson {
+  return llamaShape({
+    ...LLAMA3_8B,
+    architectures: ["MistralForCausalLM"],
+    model_type: "mistral",
+    max_position_embeddings: 32768,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    ...shape,
+  });
+}
+
 export const PRESETS: Record<string, ConfigJson> = {
   /** A toy Llama for fast iteration (7.1M parameters). */
   tiny: llamaShape({
@@ -91,46 +117,9 @@ export const PRESETS: Record<string, ConfigJson> = {
     torch_dtype: "float16",
   }),
   /** mistralai/Mistral-7B-v0.3 (7.25B parameters, no sliding window). */
-  "mistral-7b": {
-    architectures: ["MistralForCausalLM"],
-    model_type: "mistral",
-    hidden_act: "silu",
-    vocab_size: 32768,
-    hidden_size: 4096,
-    intermediate_size: 14336,
-    num_hidden_layers: 32,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    head_dim: 128,
-    tie_word_embeddings: false,
-    max_position_embeddings: 32768,
-    rms_norm_eps: 1e-5,
-    rope_theta: 1000000.0,
-    sliding_window: null,
-    bos_token_id: 1,
-    eos_token_id: 2,
-    torch_dtype: "bfloat16",
-  },
+  "mistral-7b": mistralShape({ vocab_size: 32768, head_dim: 128, rope_theta: 1000000.0, sliding_window: null }),
   /** mistralai/Mistral-7B-v0.1 (7.24B parameters, 4096-token sliding window). */
-  "mistral-7b-v0.1": {
-    architectures: ["MistralForCausalLM"],
-    model_type: "mistral",
-    hidden_act: "silu",
-    vocab_size: 32000,
-    hidden_size: 4096,
-    intermediate_size: 14336,
-    num_hidden_layers: 32,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    tie_word_embeddings: false,
-    max_position_embeddings: 32768,
-    rms_norm_eps: 1e-5,
-    rope_theta: 10000.0,
-    sliding_window: 4096,
-    bos_token_id: 1,
-    eos_token_id: 2,
-    torch_dtype: "bfloat16",
-  },
+  "mistral-7b-v0.1": mistralShape({ vocab_size: 32000, rope_theta: 10000.0, sliding_window: 4096 }),
   /** Qwen/Qwen2.5-7B (7.62B parameters, untied head, q/k/v biases). */
   "qwen2.5-7b": {
     architectures: ["Qwen2ForCausalLM"],
@@ -154,19 +143,11 @@ export const PRESETS: Record<string, ConfigJson> = {
   },
   /** meta-llama/Llama-3.1-8B (8.03B parameters, llama3 RoPE scaling to 128K positions). */
   "llama3.1-8b": llamaShape({
-    vocab_size: 128256,
-    hidden_size: 4096,
-    intermediate_size: 14336,
-    num_hidden_layers: 32,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    tie_word_embeddings: false,
+    ...LLAMA3_8B,
     max_position_embeddings: 131072,
-    rope_theta: 500000.0,
     rope_scaling: { rope_type: "llama3", factor: 8.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192 },
     bos_token_id: 128000,
     eos_token_id: 128001,
-    torch_dtype: "bfloat16",
   }),
   /** Qwen/Qwen2.5-0.5B (494M parameters, tied embeddings, q/k/v biases). */
   "qwen2.5-0.5b": {
@@ -190,17 +171,7 @@ export const PRESETS: Record<string, ConfigJson> = {
     torch_dtype: "float32",
   },
   /** meta-llama/Meta-Llama-3-8B (8.0B parameters): what the methods cost at the size people fine-tune. */
-  "llama3-8b": llamaShape({
-    vocab_size: 128256,
-    hidden_size: 4096,
-    intermediate_size: 14336,
-    num_hidden_layers: 32,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    tie_word_embeddings: false,
-    rope_theta: 500000.0,
-    torch_dtype: "bfloat16",
-  }),
+  "llama3-8b": llamaShape(LLAMA3_8B),
 };
 
 export interface PresetOptions {

@@ -49,6 +49,7 @@ table { border-collapse: collapse; margin: 0.5rem 0; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
 table.kv th { background: #f6f6f6; font-weight: 600; }
 table.grid th { background: #f6f6f6; }
+table.grid td:first-child { white-space: nowrap; }
 td { font-variant-numeric: tabular-nums; white-space: pre-wrap; word-break: break-word; }
 `;
 
