@@ -9,12 +9,7 @@ import { DATA_FORMATS, loadDataset, type DataFormat } from "../../train/data/ind
 import { DEFAULT_ARGS } from "../../train/args.ts";
 import { checkAdapterFolder, checkModelFolder } from "../../models/folder-check.ts";
 import { DATA_HELP } from "./data.ts";
-
-function posInt(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`eval: ${flag} must be a positive integer, got "${v}"`);
-  return n;
-}
+import { parseNumberFlag } from "../numbers.ts";
 
 export function register(program: Command): void {
   program
@@ -30,8 +25,8 @@ export function register(program: Command): void {
     .option("--batch-size <n>", "examples per batch", String(DEFAULT_ARGS.batchSize))
     .option("--json", 'print {"loss", "perplexity", "tokens", "examples"}')
     .action(async (f: { model: string; adapter?: string; data: string; format: string; system?: string; trainOnPrompt?: boolean; maxSeqLen: string; batchSize: string; json?: boolean }) => {
-      const maxSeqLen = posInt("--max-seq-len", f.maxSeqLen);
-      const batchSize = posInt("--batch-size", f.batchSize);
+      const maxSeqLen = parseNumberFlag("eval: --max-seq-len", f.maxSeqLen, { integer: true, min: 2 });
+      const batchSize = parseNumberFlag("eval: --batch-size", f.batchSize, { integer: true, min: 1 });
       checkModelFolder(f.model);
       if (f.adapter !== undefined) checkAdapterFolder(f.adapter);
       const tok = Tokenizer.fromDir(f.model);

@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../../models/index.ts";
 import { CheckpointReader } from "../../io/checkpoint.ts";
 import { bitsPerWeight, bnbStoredPart, describeStoredBits } from "../../quant/footprint.ts";
+import { checkModelFolder } from "../../models/folder-check.ts";
 
 export interface Inspection {
   dir: string;
@@ -138,6 +139,7 @@ export function register(program: Command): void {
     .argument("<dir>", "Hugging Face model folder")
     .option("--json", "print JSON")
     .action((dir: string, opts: { json?: boolean }) => {
+      checkModelFolder(dir, "inspect");
       const i = inspectModel(dir);
       process.stdout.write(opts.json ? `${JSON.stringify(i)}\n` : `${formatInspection(i)}\n`);
     });

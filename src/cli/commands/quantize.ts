@@ -8,6 +8,8 @@ import { saveQuantizedModel } from "../../quant/save.ts";
 import { QuantizedTensor, type QuantType } from "../../quant/types.ts";
 import { weightFootprint, formatFootprint, describeStoredBits } from "../../quant/footprint.ts";
 import { inspectModel } from "./inspect.ts";
+import { parseNumberFlag } from "../numbers.ts";
+import { checkModelFolder } from "../../models/folder-check.ts";
 
 interface QuantizeCliOptions {
   model: string;
@@ -19,8 +21,8 @@ interface QuantizeCliOptions {
 }
 
 export function runQuantize(o: QuantizeCliOptions): void {
-  const blockSize = Number(o.blockSize);
-  if (!Number.isInteger(blockSize) || blockSize < 2) throw new Error(`--block-size must be an integer ≥ 2, got ${o.blockSize}`);
+  const blockSize = parseNumberFlag("quantize: --block-size", o.blockSize, { integer: true, min: 2 });
+  checkModelFolder(o.model);
   const model = loadModel(o.model, {
     dtype: "auto",
     quantization: { type: o.quantType, doubleQuant: o.doubleQuant, blockSize, computeDtype: o.computeDtype },
