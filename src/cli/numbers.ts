@@ -6,22 +6,30 @@ export interface NumberFlagRule {
   /** Whole numbers only (safe integers). */
   integer?: boolean;
   min?: number;
+  /** Exclusive lower bound (a temperature must be > 0). */
+  above?: number;
   max?: number;
 }
 
 function describe(rule: NumberFlagRule): string {
-  const kind = rule.integer ? "an integer" : "a number";
-  if (rule.min !== undefined && rule.max !== undefined) return `${kind} from ${rule.min} to ${rule.max}`;
-  if (rule.min !== undefined) return `${kind} ≥ ${rule.min}`;
-  if (rule.max !== undefined) return `${kind} ≤ ${rule.max}`;
-  return kind;
+  const bounds = [
+    rule.min !== undefined ? `≥ ${rule.min}` : null,
+    rule.above !== undefined ? `> ${rule.above}` : null,
+    rule.max !== undefined ? `≤ ${rule.max}` : null,
+  ].filter((b) => b !== null);
+  return `${rule.integer ? "an integer" : "a number"}${bounds.length ? ` ${bounds.join(" and ")}` : ""}`;
 }
 
 /** The value of `flag` as a number that satisfies `rule`; throws an Error naming the flag otherwise. */
 export function parseNumberFlag(flag: string, text: string, rule: NumberFlagRule = {}): number {
   const t = text.trim();
   const n = t === "" ? NaN : Number(t);
-  const ok = Number.isFinite(n) && (!rule.integer || Number.isSafeInteger(n)) && (rule.min === undefined || n >= rule.min) && (rule.max === undefined || n <= rule.max);
+  const ok =
+    Number.isFinite(n) &&
+    (!rule.integer || Number.isSafeInteger(n)) &&
+    (rule.min === undefined || n >= rule.min) &&
+    (rule.above === undefined || n > rule.above) &&
+    (rule.max === undefined || n <= rule.max);
   if (!ok) throw new Error(`${flag} must be ${describe(rule)}, got ${JSON.stringify(text)}`);
   return n;
 }
