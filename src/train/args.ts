@@ -185,15 +185,15 @@ export const ALIASES: Record<string, keyof TrainingArgs> = {
   iters: "maxSteps",
 };
 
-/** Names from those tools whose values mean something else here: refused, with what to use instead. */
-const NOT_ALIASES: Record<string, string> = {
-  optim: 'optimizer (adamw or sgd; adamw is torch.optim.AdamW, as "adamw_torch")',
-  warmupRatio: "warmup_steps (a number of optimizer steps)",
-  evalStrategy: "eval_every (every N steps; 0 = at the end)",
-  evaluationStrategy: "eval_every (every N steps; 0 = at the end)",
-  saveStrategy: "save_every (every N steps; 0 = the final result only)",
-  resumeFromCheckpoint: "resume (true continues from the latest checkpoint in out)",
-  bf16: "base_dtype bfloat16 (how the frozen base is held; compute is float32)",
+/** Names from those tools whose values mean something else here: refused, naming the setting to use. */
+export const NOT_ALIASES: Record<string, [instead: keyof TrainingArgs, how: string]> = {
+  optim: ["optimizer", 'adamw or sgd; adamw is torch.optim.AdamW, as "adamw_torch"'],
+  warmupRatio: ["warmupSteps", "a number of optimizer steps"],
+  evalStrategy: ["evalEvery", "every N steps; 0 = at the end"],
+  evaluationStrategy: ["evalEvery", "every N steps; 0 = at the end"],
+  saveStrategy: ["saveEvery", "every N steps; 0 = the final result only"],
+  resumeFromCheckpoint: ["resume", "continues from the latest checkpoint in the output folder"],
+  bf16: ["baseDtype", "bfloat16 holds the frozen base in bf16; compute is float32"],
 };
 
 /** "maxSteps" → "max-steps" (a flag's spelling). */
@@ -250,8 +250,9 @@ export function normaliseKeys(raw: Record<string, unknown>, where: string, displ
     const key = (ALIASES[camel] ?? camel) as keyof TrainingArgs;
     if (!ARG_KEYS.includes(key)) {
       const near = closestKey(camel);
-      const hint = NOT_ALIASES[camel] ? `; peft-ts calls it ${NOT_ALIASES[camel]}` : near ? `; did you mean ${display(spellLike(k, near))}?` : "";
-      throw new TrainingArgsError(`${where}: unknown key "${display(k)}"${hint}`);
+      const not = NOT_ALIASES[camel];
+      const hint = not ? `; peft-ts calls it ${display(spellLike(k, not[0]))} (${not[1]})` : near ? `; did you mean ${display(spellLike(k, near))}?` : "";
+      throw new TrainingArgsError(`${where}: unknown ${display(k).startsWith("--") ? "option" : "key"} "${display(k)}"${hint}`);
     }
     if (given.names[key] !== undefined) throw new TrainingArgsError(`${given.names[key]} and ${display(k)} are the same setting; give one`);
     given.values[key] = v;

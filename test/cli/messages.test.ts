@@ -52,10 +52,14 @@ describe("names from transformers, PEFT, TRL and axolotl", () => {
   });
   it("are pointed to the peft-ts name where they do not, and typos get a suggestion in the user's spelling", () => {
     assert.throws(() => normaliseKeys({ optim: "adamw_torch" }, "c.yaml"), /c\.yaml: unknown key "optim"; peft-ts calls it optimizer \(adamw or sgd/);
-    assert.throws(() => normaliseKeys({ warmup_ratio: 0.1 }, "c.yaml"), /peft-ts calls it warmup_steps/);
+    assert.throws(() => normaliseKeys({ warmup_ratio: 0.1 }, "c.yaml"), /peft-ts calls it warmup_steps \(a number of optimizer steps\)/);
     assert.throws(() => normaliseKeys({ max_step: 3 }, "c.yaml"), /unknown key "max_step"; did you mean max_steps\?/);
     assert.throws(() => normaliseKeys({ "batch-sise": 3 }, "c.yaml"), /did you mean batch-size\?/);
     assert.throws(() => normaliseKeys({ lr: 1, learning_rate: 2 }, "c.yaml"), /c\.yaml: lr and learning_rate are the same setting; give one/);
+  });
+  it("as flags too: --warmup-ratio points to --warmup-steps", async () => {
+    const r = await runCli(["train", "--model", LLAMA, "--data", "d.jsonl", "--warmup-ratio", "0.1"]);
+    assert.equal(r.stderr, 'peft-ts: train: unknown option "--warmup-ratio"; peft-ts calls it --warmup-steps (a number of optimizer steps)\n');
   });
   it("work as flags: --learning-rate, --lora-r, --per-device-train-batch-size", async () => {
     const dir = tempDir("msg-alias");

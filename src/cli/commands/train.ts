@@ -4,7 +4,7 @@
 // OPTION_GROUPS, essentials first, each with its default from DEFAULT_ARGS.
 
 import { Command, Option } from "commander";
-import { ALIASES, ARG_KEYS, DEFAULT_ARGS, kebabKey, normaliseKeys, readConfigFile, resolveArgs, type GivenArgs, type TrainingArgs } from "../../train/args.ts";
+import { ALIASES, ARG_KEYS, DEFAULT_ARGS, NOT_ALIASES, kebabKey, normaliseKeys, readConfigFile, resolveArgs, type GivenArgs, type TrainingArgs } from "../../train/args.ts";
 import { train } from "../../train/trainer.ts";
 import { progressReporter, formatFinish } from "../../train/progress.ts";
 import { DATA_HELP } from "./data.ts";
@@ -89,13 +89,16 @@ function optionOf([flags, key, help, choices]: Row, heading: string): Option {
 function aliasOptions(): Option[] {
   const rows = new Map(OPTION_GROUPS.flatMap(([, rows]) => rows.map((r) => [r[1], r] as const)));
   const names: [string, keyof TrainingArgs][] = [...ARG_KEYS.map((k) => [k, k] as [string, keyof TrainingArgs]), ...Object.entries(ALIASES)];
-  return names.flatMap(([name, key]) => {
+  const aliases = names.flatMap(([name, key]) => {
     const row = rows.get(key);
     const flag = `--${kebabKey(name)}`;
     if (!row || row[0].split(" ")[0] === flag) return [];
     const value = /[<[].*$/.exec(row[0])?.[0];
     return [new Option(value ? `${flag} ${value}` : flag).hideHelp()];
   });
+  // names that mean something else here: taken, so that normaliseKeys can say what to use instead
+  const refused = Object.keys(NOT_ALIASES).map((name) => new Option(`--${kebabKey(name)} [value]`).hideHelp());
+  return [...aliases, ...refused];
 }
 
 const ALIAS_NOTE = `
