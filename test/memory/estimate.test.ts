@@ -182,7 +182,7 @@ describe("the claims the estimate makes", () => {
   });
 
   it("presets parse, with the shapes they name", () => {
-    assert.deepEqual(Object.keys(PRESETS), ["tiny", "smollm2-135m", "qwen2.5-0.5b", "llama3-8b", "gemma3-270m", "gemma3-1b", "gemma2-2b", "phi4-mini", "smollm3-3b"]);
+    for (const k of ["tiny", "smollm2-135m", "qwen2.5-0.5b", "llama3-8b", "gemma3-270m", "gemma3-1b", "gemma2-2b", "phi4-mini", "smollm3-3b"]) assert.ok(k in PRESETS, k);
     assert.equal(baseParameterCount(modelInventory(presetConfig("smollm2-135m"))), 134_515_008);
     assert.equal(baseParameterCount(modelInventory(presetConfig("qwen2.5-0.5b"))), 494_032_768);
     assert.equal(baseParameterCount(modelInventory(presetConfig("llama3-8b"))), 8_030_261_248);
