@@ -1,7 +1,8 @@
 // peft-ts bench train: training throughput on random weights and random tokens, with the shapes of the
 // PyTorch CPU peer (bench/torch_lora_bench.py): one step = forward + next-token loss + backward + AdamW
 // step + zero grads; tokens/s = B·T / median step time after warm-up; peak RSS from the process's high-water mark.
-// LoRA: r = 16, α = 32 on the seven projections, AdamW(lr 1e-4, weight decay 0), as the peer.
+// LoRA: r = 16, α = 32 on every linear of the decoder layers (Llama's seven projections, as the peer; Phi-3's
+// four fused ones), AdamW(lr 1e-4, weight decay 0), as the peer.
 // --compute-dtype bfloat16 is the peer's --bf16-autocast: bf16 operands in the linear layers' products.
 
 import { Command, Option } from "commander";
@@ -23,7 +24,8 @@ import { installProfiler, recordPhase } from "../train/profile.ts";
 import { median } from "./stats.ts";
 import { peakRssBytes } from "../util/memory.ts";
 
-export type BenchPreset = "tiny" | "smollm2-135m" | "qwen2.5-0.5b";
+export const BENCH_PRESETS = ["tiny", "smollm2-135m", "qwen2.5-0.5b", "gemma3-270m", "gemma3-1b", "gemma2-2b", "phi4-mini", "smollm3-3b"] as const;
+export type BenchPreset = (typeof BENCH_PRESETS)[number];
 export type BenchMethod = "full" | "lora" | "qlora";
 
 export interface BenchTrainOptions {
@@ -70,7 +72,7 @@ export interface BenchTrainResult {
   loss_last: number;
 }
 
-const LORA = { r: 16, alpha: 32, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] };
+const LORA = { r: 16, alpha: 32, targets: "all-linear" as const };
 
 async function benchModel(config: ModelConfig, method: BenchMethod, seed: number, baseDtype: "float32" | "bfloat16"): Promise<TrainableModel> {
   if (method === "full") return fullModel(buildModel(config, new RandomWeights(seed, { weightDtype: "float32", trainable: true })));
@@ -169,7 +171,7 @@ export function registerBenchTrain(bench: Command): void {
   bench
     .command("train")
     .description("training throughput (tokens/s, peak RSS) on random weights with the PyTorch peer's shapes")
-    .addOption(new Option("--preset <name>", "model shape").choices(["tiny", "smollm2-135m", "qwen2.5-0.5b"]).default("tiny"))
+    .addOption(new Option("--preset <name>", "model shape").choices(BENCH_PRESETS).default("tiny"))
     .option("--layers <n>", "override the number of layers")
     .addOption(new Option("--method <method>", "what is trained").choices(["full", "lora", "qlora"]).default("lora"))
     .option("--batch <n>", "sequences per step", "4")

@@ -38,6 +38,26 @@ function llamaLinears(c: ModelConfig): LinearShape[] {
   ];
 }
 
+function phi3Linears(c: ModelConfig): LinearShape[] {
+  const { hiddenSize: C, intermediateSize: I, numHeads: nh, numKvHeads: nkv, headDim: hd } = c;
+  return [
+    { name: "self_attn.qkv_proj", inF: C, outF: (nh + 2 * nkv) * hd, bias: false },
+    { name: "self_attn.o_proj", inF: nh * hd, outF: C, bias: false },
+    { name: "mlp.gate_up_proj", inF: C, outF: 2 * I, bias: false },
+    { name: "mlp.down_proj", inF: I, outF: C, bias: false },
+  ];
+}
+
+/** Which model file's layer a config builds (the activation count follows its ops). */
+export type Family = "llama" | "gemma" | "phi3" | "gpt2";
+
+export function familyOf(c: ModelConfig): Family {
+  if (c.architecture === "GPT2LMHeadModel") return "gpt2";
+  if (c.architecture === "Phi3ForCausalLM") return "phi3";
+  if (c.architecture.startsWith("Gemma")) return "gemma";
+  return "llama";
+}
+
 function gpt2Linears(c: ModelConfig): LinearShape[] {
   const { hiddenSize: C, intermediateSize: I } = c;
   return [
@@ -50,12 +70,15 @@ function gpt2Linears(c: ModelConfig): LinearShape[] {
 
 export function modelInventory(c: ModelConfig): ModelInventory {
   const C = c.hiddenSize;
-  const gpt2 = c.architecture === "GPT2LMHeadModel";
+  const family = familyOf(c);
+  const gpt2 = family === "gpt2";
+  const qkNorms = c.qkNorm ? 2 * c.headDim : 0;
   return {
     numLayers: c.numLayers,
-    layerLinears: gpt2 ? gpt2Linears(c) : llamaLinears(c),
-    // GPT-2: ln_1 and ln_2 with weight and bias; Llama: two RMSNorm weights, plus Qwen3's q/k head norms.
-    layerNormParams: gpt2 ? 4 * C : 2 * C + (c.qkNorm ? 2 * c.headDim : 0),
+    layerLinears: gpt2 ? gpt2Linears(c) : family === "phi3" ? phi3Linears(c) : llamaLinears(c),
+    // GPT-2: ln_1 and ln_2 with weight and bias; Llama, Phi-3: two RMSNorm weights; Gemma: four; plus the
+    // q/k head norms of Qwen3 and Gemma 3.
+    layerNormParams: gpt2 ? 4 * C : (family === "gemma" ? 4 * C : 2 * C) + qkNorms,
     embeddingParams: c.vocabSize * C + (gpt2 ? c.maxPositions * C : 0),
     headParams: c.tieWordEmbeddings ? 0 : c.vocabSize * C,
     finalNormParams: gpt2 ? 2 * C : C,

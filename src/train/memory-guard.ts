@@ -40,7 +40,14 @@ export function planMemory(
   let gc = a.gradientCheckpointing === true;
   if (a.gradientCheckpointing === "auto") gc = est(false).total > budget;
   const estimate = est(gc);
-  const text = `${formatEstimate([estimate])}\navailable: ${formatBytes(available)} (margin ${formatBytes(memoryMargin())})${gc ? ", gradient checkpointing on" : ""}`;
+  const loraPart = a.method === "full" ? "" : `, LoRA r=${a.loraR}`;
+  const heading = `Memory estimate for this run (${a.method}, batch ${a.batchSize} × ${a.maxSeqLen} tokens${loraPart}, frozen weights ${a.baseDtype}${gc ? ", gradient checkpointing" : ""}):`;
+  const verdict = estimate.total <= budget ? "fits" : "does not fit";
+  const why = a.gradientCheckpointing === "auto" && gc ? "; gradient checkpointing switched on because the run would not fit without it" : "";
+  const text =
+    `${heading}\n${formatEstimate([estimate])}\n` +
+    `${verdict}: ${formatBytes(available)} available to this process (free memory plus what it already holds), ` +
+    `less ${formatBytes(memoryMargin())} kept for the system (5% of RAM, at least 256 MiB)${why}`;
   if (estimate.total > budget && !a.ignoreMemoryCheck) {
     throw new MemoryCheckError(
       `the memory estimate (${formatBytes(estimate.total)}) exceeds the memory available (${formatBytes(available)} less a ${formatBytes(memoryMargin())} margin)` +

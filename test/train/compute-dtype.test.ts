@@ -16,7 +16,7 @@ import { loadConfig } from "../../src/models/index.ts";
 import * as ops from "../../src/ops/index.ts";
 import { bnbQuantizationConfig } from "../../src/quant/bnb.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
-import { resolveArgs, readConfigFile } from "../../src/train/args.ts";
+import { normaliseKeys, resolveArgs, readConfigFile } from "../../src/train/args.ts";
 import { chooseComputeDtype } from "../../src/train/compute-dtype.ts";
 import { train } from "../../src/train/index.ts";
 import { Rng } from "../../src/util/random.ts";
@@ -132,7 +132,9 @@ describe("choosing the compute dtype", () => {
     assert.throws(() => resolveArgs({ model: "m", data: "d", computeDtype: "float16" } as never), /computeDtype must be one of float32, bfloat16, got "float16"/);
     const yaml = join(tempDir("compute-dtype"), "c.yaml");
     writeFileSync(yaml, "model: m\ndata: d\ncompute_dtype: bfloat16\n");
-    assert.equal(resolveArgs(readConfigFile(yaml)).computeDtype, "bfloat16");
+    const given = readConfigFile(yaml);
+    assert.equal(resolveArgs(given.values, given.names).computeDtype, "bfloat16");
+    assert.throws(() => normaliseKeys({ bf16: true }, "config file c.yaml"), /"bf16"; peft-ts calls it compute-dtype \(bfloat16: /);
   });
 
   it("train --compute-dtype bfloat16 trains and records it", async () => {

@@ -3,9 +3,10 @@
 
 import { Command, Option, InvalidArgumentError } from "commander";
 import { loadConfig } from "../../models/load.ts";
-import { presetConfig, PRESETS } from "../../models/presets.ts";
+import { presetConfig, presetName, PRESETS } from "../../models/presets.ts";
 import { formatBytes } from "../../util/format.ts";
 import { estimateMemory, formatEstimate, availableMemoryBytes, METHODS, type Method } from "../../memory/index.ts";
+import { DEFAULT_ARGS } from "../../train/args.ts";
 
 interface EstimateCliOptions {
   model?: string;
@@ -31,7 +32,7 @@ function run(o: EstimateCliOptions): void {
   const rows = methods.map((method) =>
     estimateMemory({ config, method, batch: o.batch, seq: o.seq, r: o.r, gradientCheckpointing: o.gradientCheckpointing, baseDtype: o.baseDtype }),
   );
-  const what = o.model ?? `preset ${o.preset}`;
+  const what = o.model ?? `preset ${presetName(o.preset!) ?? o.preset}`;
   const ckpt = o.gradientCheckpointing ? ", gradient checkpointing" : "";
   process.stdout.write(
     `${what}: ${config.architecture}, batch ${o.batch} × ${o.seq} tokens, LoRA r=${o.r}, frozen weights ${o.baseDtype}${ckpt}\n\n` +
@@ -46,11 +47,11 @@ export function register(program: Command): void {
     .command("estimate")
     .description("estimate the memory of a training step: full fine-tuning vs LoRA vs QLoRA")
     .option("--model <path>", "a Hugging Face model folder or its config.json")
-    .addOption(new Option("--preset <name>", "a built-in model shape").choices(Object.keys(PRESETS)))
+    .option("--preset <name>", `a published model shape, in any case: ${Object.keys(PRESETS).join(", ")}`)
     .addOption(new Option("--method <method>", "which method to estimate").choices([...METHODS, "all"]).default("all"))
-    .option("--batch <B>", "sequences per step", positiveInt, 1)
-    .option("--seq <T>", "tokens per sequence", positiveInt, 256)
-    .option("--r <rank>", "LoRA rank", positiveInt, 16)
+    .option("--batch <B>", "sequences per step (train's --batch-size)", positiveInt, DEFAULT_ARGS.batchSize)
+    .option("--seq <T>", "tokens per sequence (train's --max-seq-len)", positiveInt, DEFAULT_ARGS.maxSeqLen)
+    .option("--r <rank>", "LoRA rank (train's --r)", positiveInt, DEFAULT_ARGS.loraR)
     .option("--gradient-checkpointing", "recompute each layer's activations in backward", false)
     .addOption(new Option("--base-dtype <dtype>", "how frozen weights are held").choices(["float32", "bfloat16"]).default("float32"))
     .action((opts: EstimateCliOptions) => run(opts));
