@@ -61,7 +61,10 @@ export interface GemmArgs {
   alpha: number;
   beta: number;
   batch?: { count: number; strideA: number; strideB: number; strideC: number };
-  /** Default float32. bfloat16: native agrees with js (same roundings, float64 sums) within float32 summation error. */
+  /**
+   * Default float32. bfloat16: native agrees with js (same roundings, float64 sums) within float32 summation
+   * error, except that native AVX512_BF16 counts float32 subnormals (below 2⁻¹²⁶) as zero.
+   */
   computeDtype?: ComputeDtype;
 }
 

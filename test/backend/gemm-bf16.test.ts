@@ -6,7 +6,8 @@
 // followed by the alpha scaling and the beta add:
 //   |C − C_ref| ≤ γ(K + 2) · (|alpha| · Σ_k |ã_ik · b̃_kj| + |beta · C0_ij|),   γ(n) = n·u / (1 − n·u), u = 2⁻²⁴
 // (ã, b̃: the operands rounded to bf16). A wrong rounding of an operand breaks the bound by orders of
-// magnitude, and the tie cases below, whose sums are exact, must match to the bit. Every layout, sizes
+// magnitude, and the tie cases below, whose sums are exact, must match to the bit. One stated difference:
+// AVX512_BF16 counts float32 subnormals (below 2⁻¹²⁶) as zero, as its instructions do. Every layout, sizes
 // around the 12×32 tile and the k-pair padding, cache blocks, threads, batches and each B-panel loader;
 // then the whole file again with the kernel sets PEFT_TS_ISA selects below this machine's (float32
 // kernels on panels rounded to bf16).
@@ -152,6 +153,20 @@ describe("bf16 operands are rounded to nearest, ties to even, on both backends",
       }
     });
   }
+
+  it("float32 subnormals: zero with AVX512_BF16 (the instructions' rule), kept by the other sets and the reference", () => {
+    const b = Float32Array.from([1e-39, -3e-39, 1e-38, 2e-38]);
+    const args: GemmArgs = {
+      M: 2, N: 2, K: 2, transA: false, transB: false, a: Float32Array.from([1, 0, 0, 1]), aOffset: 0, lda: 2,
+      b: { kind: "f32", data: b, offset: 0, ld: 2 }, c: new Float32Array(4), cOffset: 0, ldc: 2, alpha: 1, beta: 0, computeDtype: "bfloat16",
+    };
+    const reference = new Float32Array(4);
+    jsBackend.gemm({ ...args, c: reference });
+    assert.deepEqual(Array.from(reference), Array.from(b, toBf16));
+    setBackend("native").gemm(args);
+    const flushed = nativeAddon()!.info().isa === "avx512bf16";
+    assert.deepEqual(Array.from(args.c), flushed ? [0, 0, 0, toBf16(2e-38)] : Array.from(b, toBf16));
+  });
 
   it("B-panel loaders: op(B) through an identity A comes out rounded to bf16, bit for bit", () => {
     for (const type of ["bf16", "nf4", "nf4-nested", "fp4", "int8"] as const) {
