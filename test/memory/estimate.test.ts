@@ -178,10 +178,22 @@ describe("the claims the estimate makes", () => {
   });
 
   it("presets parse, with the shapes they name", () => {
-    assert.deepEqual(Object.keys(PRESETS), ["tiny", "smollm2-135m", "qwen2.5-0.5b", "llama3-8b"]);
-    assert.equal(baseParameterCount(modelInventory(presetConfig("smollm2-135m"))), 134_515_008);
-    assert.equal(baseParameterCount(modelInventory(presetConfig("qwen2.5-0.5b"))), 494_032_768);
-    assert.equal(baseParameterCount(modelInventory(presetConfig("llama3-8b"))), 8_030_261_248);
+    // The published parameter counts of each checkpoint (its model card / safetensors index total).
+    const counts: Record<string, number> = {
+      "smollm2-135m": 134_515_008,
+      "qwen2.5-0.5b": 494_032_768,
+      "qwen2.5-1.5b": 1_543_714_304,
+      "qwen2.5-3b": 3_085_938_688,
+      "llama3.2-3b": 3_212_749_824,
+      "qwen3-8b": 8_190_735_360,
+      "llama3-8b": 8_030_261_248,
+    };
+    for (const [name, n] of Object.entries(counts)) {
+      assert.ok(name in PRESETS, name);
+      assert.equal(baseParameterCount(modelInventory(presetConfig(name))), n, name);
+    }
+    assert.equal(presetConfig("llama3.2-3b").ropeScaling?.type, "llama3");
+    assert.ok(presetConfig("qwen3-8b").qkNorm && !presetConfig("qwen3-8b").tieWordEmbeddings);
     assert.equal(presetConfig("tiny", { layers: 2 }).numLayers, 2);
     assert.throws(() => presetConfig("huge"), /unknown preset "huge"/);
   });
