@@ -9,7 +9,9 @@ import { SCHEDULERS, type SchedulerName } from "../optim/index.ts";
 import { DATA_FORMATS } from "./data/index.ts";
 
 export type Method = "full" | "lora" | "qlora";
-export type OptimizerName = "adamw" | "sgd";
+/** adamw: torch.optim.AdamW; adamw8bit: bitsandbytes' AdamW8bit (8-bit blockwise states); sgd: torch.optim.SGD. */
+export const OPTIMIZERS = ["adamw", "adamw8bit", "sgd"] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 export interface TrainingArgs {
   /** Hugging Face model folder to fine-tune (config.json, safetensors, tokenizer files). */
@@ -62,9 +64,9 @@ export interface TrainingArgs {
   out: string;
   /** Continue from the latest complete checkpoint in `out`. */
   resume: boolean;
-  /** adamw (torch.optim.AdamW) or sgd (torch.optim.SGD). */
+  /** adamw (torch.optim.AdamW), adamw8bit (bitsandbytes' AdamW8bit: m and v in 8 bits) or sgd (torch.optim.SGD). */
   optimizer: OptimizerName;
-  /** AdamW β1. */
+  /** AdamW β1 (both AdamW variants). */
   adamBeta1: number;
   /** AdamW β2. */
   adamBeta2: number;
@@ -84,8 +86,11 @@ export interface TrainingArgs {
   loraDropout: number;
   /** Module names LoRA wraps (PEFT target_modules), or "all-linear". */
   loraTargetModules: string[] | "all-linear";
-  /** How the frozen LoRA base is held: float32, or bfloat16 (half the memory). */
-  baseDtype: "float32" | "bfloat16";
+  /**
+   * How frozen float weights are held: float32, or bfloat16 (half the memory). null: float32 for LoRA's
+   * base; for QLoRA's unquantized embedding and head the checkpoint's own dtype, as transformers holds them.
+   */
+  baseDtype: "float32" | "bfloat16" | null;
   /** Skip a step whose loss or gradients are not finite instead of stopping. */
   skipNonFinite: boolean;
   /** Start even when the memory estimate exceeds the available memory. */
@@ -129,7 +134,7 @@ export const DEFAULT_ARGS: Omit<TrainingArgs, "model" | "data"> = {
   loraAlpha: 16,
   loraDropout: 0,
   loraTargetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-  baseDtype: "float32",
+  baseDtype: null,
   skipNonFinite: false,
   ignoreMemoryCheck: false,
   threads: null,
@@ -217,7 +222,7 @@ const CHECKS: Record<keyof TrainingArgs, Check> = {
   logEvery: posInt,
   out: str,
   resume: bool,
-  optimizer: oneOf("adamw", "sgd"),
+  optimizer: oneOf(...OPTIMIZERS),
   adamBeta1: unit,
   adamBeta2: unit,
   adamEps: nonNegNum,
@@ -231,7 +236,7 @@ const CHECKS: Record<keyof TrainingArgs, Check> = {
     v === "all-linear" || (Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === "string" && s.length > 0))
       ? null
       : 'must be a list of module names or "all-linear"',
-  baseDtype: oneOf("float32", "bfloat16"),
+  baseDtype: nullable(oneOf("float32", "bfloat16")),
   skipNonFinite: bool,
   ignoreMemoryCheck: bool,
   threads: nullable(posInt),

@@ -5,8 +5,9 @@
 
 import * as os from "node:os";
 import type { ModelConfig } from "../models/index.ts";
-import { availableMemoryBytes, estimateMemory, formatEstimate, type MemoryEstimate } from "../memory/index.ts";
+import { availableMemoryBytes, estimateMemory, fitMemory, formatEstimate, frozenDtype, type EstimateOptions, type MemoryEstimate } from "../memory/index.ts";
 import type { TrainingArgs } from "./args.ts";
+
 import { formatBytes } from "../util/format.ts";
 
 export class MemoryCheckError extends Error {}
@@ -31,21 +32,26 @@ export interface MemoryPlan {
 
 export function planMemory(
   config: ModelConfig,
-  a: Pick<TrainingArgs, "method" | "batchSize" | "maxSeqLen" | "loraR" | "loraTargetModules" | "gradientCheckpointing" | "baseDtype" | "ignoreMemoryCheck">,
+  a: Pick<TrainingArgs, "method" | "batchSize" | "maxSeqLen" | "loraR" | "loraTargetModules" | "gradientCheckpointing" | "baseDtype" | "optimizer" | "ignoreMemoryCheck">,
   available = availableMemory(),
 ): MemoryPlan {
-  const est = (gc: boolean) =>
-    estimateMemory({ config, method: a.method, batch: a.batchSize, seq: a.maxSeqLen, r: a.loraR, targetModules: a.loraTargetModules, gradientCheckpointing: gc, baseDtype: a.baseDtype });
+  const options = (gc: boolean): EstimateOptions => ({
+    config, method: a.method, batch: a.batchSize, seq: a.maxSeqLen, r: a.loraR, targetModules: a.loraTargetModules, gradientCheckpointing: gc,
+    baseDtype: frozenDtype(a.method, a.baseDtype, config), optimizer: a.optimizer,
+  });
   const budget = available - memoryMargin();
   let gc = a.gradientCheckpointing === true;
-  if (a.gradientCheckpointing === "auto") gc = est(false).total > budget;
-  const estimate = est(gc);
+  if (a.gradientCheckpointing === "auto") gc = estimateMemory(options(false)).total > budget;
+  const fit = fitMemory(options(gc), budget);
+  const estimate = fit.estimate;
   const text = `${formatEstimate([estimate])}\navailable: ${formatBytes(available)} (margin ${formatBytes(memoryMargin())})${gc ? ", gradient checkpointing on" : ""}`;
-  if (estimate.total > budget && !a.ignoreMemoryCheck) {
+  if (!fit.fits && !a.ignoreMemoryCheck) {
+    const hint = fit.flags
+      ? `it fits with ${fit.flags.join(" ")} (${formatBytes(fit.fitted!.total)})`
+      : "nothing but a smaller --max-seq-len or --method qlora brings it down far enough";
     throw new MemoryCheckError(
-      `the memory estimate (${formatBytes(estimate.total)}) exceeds the memory available (${formatBytes(available)} less a ${formatBytes(memoryMargin())} margin)` +
-        `${gc ? "" : "; try --gradient-checkpointing,"} a smaller --batch-size or --max-seq-len, --method qlora, or --base-dtype bfloat16;` +
-        " pass --ignore-memory-check to start anyway",
+      `the memory estimate (${formatBytes(estimate.total)}) exceeds the memory available (${formatBytes(available)} less a ${formatBytes(memoryMargin())} margin); ` +
+        `${hint}; pass --ignore-memory-check to start anyway`,
     );
   }
   return { gradientCheckpointing: gc, estimate, text, available };

@@ -4,6 +4,7 @@
 // transformers / PEFT lay them out, and the tokenizer files that go beside them.
 
 import { loadModel, loadConfig, type CausalLM, type ModelInput, type ModelOutput } from "../models/index.ts";
+import { frozenDtype } from "../memory/index.ts";
 import type { Module } from "../nn/index.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { getPeftModel, applyAdapterFromDir, writeModelFiles } from "../peft/index.ts";
@@ -27,7 +28,7 @@ export interface TrainableModel {
 export interface ModelArgs {
   model: string;
   method: Method;
-  baseDtype: "float32" | "bfloat16";
+  baseDtype: "float32" | "bfloat16" | null;
   loraR: number;
   loraAlpha: number;
   loraDropout: number;
@@ -59,9 +60,10 @@ export function loraConfigOf(a: ModelArgs): Partial<LoraConfig> {
 
 export async function prepareModel(a: ModelArgs): Promise<TrainableModel> {
   if (a.method === "full") return fullModel(loadModel(a.model, { trainable: true }));
+  const config = loadConfig(a.model);
   // QLoRA: NF4 with double quantization as the layers are read; a bitsandbytes folder is read as stored.
-  const quantize = a.method === "qlora" && !loadConfig(a.model).quantizationConfig;
-  const base = loadModel(a.model, { dtype: a.baseDtype, quantization: quantize ? QLORA_QUANTIZATION : null });
+  const quantize = a.method === "qlora" && !config.quantizationConfig;
+  const base = loadModel(a.model, { dtype: frozenDtype(a.method, a.baseDtype, config), quantization: quantize ? QLORA_QUANTIZATION : null });
   return adapterModel(a, base, a.method);
 }
 

@@ -3,7 +3,7 @@
 // the flags given on the command line override it.
 
 import { Command, Option } from "commander";
-import { readConfigFile, normaliseKeys, type TrainingArgs } from "../../train/args.ts";
+import { OPTIMIZERS, readConfigFile, normaliseKeys, type TrainingArgs } from "../../train/args.ts";
 import { train } from "../../train/trainer.ts";
 import { progressReporter } from "../../train/progress.ts";
 
@@ -56,8 +56,8 @@ export function register(program: Command): void {
   cmd
     .addOption(new Option("--method <method>", "full, lora or qlora (default lora)").choices(["full", "lora", "qlora"]))
     .addOption(new Option("--scheduler <name>", "lr schedule after warmup (default linear)").choices(["constant", "linear", "cosine"]))
-    .addOption(new Option("--optimizer <name>", "adamw or sgd (default adamw)").choices(["adamw", "sgd"]))
-    .addOption(new Option("--base-dtype <dtype>", "how the frozen LoRA base is held (default float32)").choices(["float32", "bfloat16"]))
+    .addOption(new Option("--optimizer <name>", "adamw, adamw8bit (bitsandbytes' 8-bit states) or sgd (default adamw)").choices(OPTIMIZERS))
+    .addOption(new Option("--base-dtype <dtype>", "how frozen float weights are held (default: float32 for LoRA, as stored for QLoRA's embedding and head)").choices(["float32", "bfloat16"]))
     .option("--gradient-checkpointing [mode]", "recompute activations in backward: on, off or auto (default auto)")
     .action(async (opts: Record<string, unknown>) => {
       const given = collect(opts);
