@@ -12,7 +12,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "exact.h"
 
@@ -32,6 +31,13 @@ namespace {
 namespace adamw8bit {
 
 PEFT_EXACT_BEGIN
+
+// Compiler builtins rather than <cmath>: functions declared outside the PEFT_EXACT region carry other
+// optimisation attributes, and GCC will not inline them into it (a call per element, 3× slower).
+inline bool finite(float x) { return __builtin_isfinite(x); }
+inline float absf(float x) { return __builtin_fabsf(x); }
+inline float sqrtf32(float x) { return __builtin_sqrtf(x); }
+inline bool negative(float x) { return __builtin_signbit(x); }
 
 /** bitsandbytes' quantize_2D, literally (see quantize2dRef). */
 inline uint8_t quantize2d(const float* map, bool is_signed, float x) {
@@ -57,13 +63,13 @@ inline uint8_t quantize2d(const float* map, bool is_signed, float x) {
 /** Order-preserving unsigned key of a float (−0 just below +0), and back. */
 inline uint32_t key_of(float x) {
   uint32_t b;
-  std::memcpy(&b, &x, 4);
+  __builtin_memcpy(&b, &x, 4);
   return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 inline float float_of(uint32_t k) {
   const uint32_t b = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
   float x;
-  std::memcpy(&x, &b, 4);
+  __builtin_memcpy(&x, &b, 4);
   return x;
 }
 
@@ -74,7 +80,7 @@ class CodeLut {
 
   /** False when two thresholds fall in one cell (a map much denser than bitsandbytes' two). */
   bool build(const float* map, bool is_signed) {
-    std::memcpy(map_, map, sizeof(map_));
+    __builtin_memcpy(map_, map, sizeof(map_));
     signed_ = is_signed;
     nan_code_ = quantize2d(map, is_signed, NAN);
     const uint32_t lo = key_of(-1.0f), hi = key_of(1.0f);
@@ -100,7 +106,7 @@ class CodeLut {
   }
 
   bool matches(const float* map, bool is_signed) const {
-    return signed_ == is_signed && std::memcmp(map_, map, sizeof(map_)) == 0;
+    return signed_ == is_signed && __builtin_memcmp(map_, map, sizeof(map_)) == 0;
   }
 
   uint8_t encode(float x) const {
@@ -132,27 +138,27 @@ inline void step_blocks(float* param, const float* grad, uint8_t* state1, uint8_
       const bool inside = j < len;
       const float g = inside ? grad[i0 + j] : 0.0f;
       float s1 = 0.0f, s2 = 0.0f;
-      if (std::isfinite(g)) {
+      if (finite(g)) {
         s2 = qmap2[inside ? state2[i0 + j] : 0] * a2;
         s2 = s2 * k.beta2 + (k.one_minus_beta2 * g) * g;
         s1 = qmap1[inside ? state1[i0 + j] : 128] * a1;
         s1 = s1 * k.beta1 + k.one_minus_beta1 * g;
       }
-      if (std::fabs(s1) > max1) max1 = std::fabs(s1);
-      if (std::fabs(s2) > max2) max2 = std::fabs(s2);
+      if (absf(s1) > max1) max1 = absf(s1);
+      if (absf(s2) > max2) max2 = absf(s2);
       m[j] = s1;
       v[j] = s2;
     }
     for (int j = 0; j < len; j++) {
       const int64_t i = i0 + j;
-      if (std::isfinite(grad[i])) {
-        float p = param[i] + k.step_size * (m[j] / (std::sqrt(v[j]) + k.eps_scaled));
+      if (finite(grad[i])) {
+        float p = param[i] + k.step_size * (m[j] / (sqrtf32(v[j]) + k.eps_scaled));
         if (k.has_decay) p = p * k.decay;
         param[i] = p;
       }
       const float s1 = m[j];
       uint8_t c1 = lut1.encode(s1 / max1);
-      if (std::signbit(qmap1[c1]) != std::signbit(s1)) c1 = static_cast<uint8_t>(s1 > 0.0f ? c1 + 1 : c1 - 1);
+      if (negative(qmap1[c1]) != negative(s1)) c1 = static_cast<uint8_t>(s1 > 0.0f ? c1 + 1 : c1 - 1);
       state1[i] = c1;
       state2[i] = lut2.encode(v[j] / max2);
     }

@@ -1,6 +1,7 @@
 // Loading a Hugging Face model folder: config.json (either style), safetensors (single or sharded),
-// weights read one tensor at a time and converted / quantized as they arrive, so peak memory is the
-// model as held plus one tensor.
+// weights read one tensor at a time straight into the form they are held in: quantized layers a run of
+// elements at a time through positioned reads (weights.ts), others into their storage. Peak memory is the
+// model as held plus, for a tensor converted to another dtype, that one tensor.
 
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -8,7 +9,7 @@ import { CheckpointReader } from "../io/checkpoint.ts";
 import { parseConfig, ConfigError, type ModelConfig } from "./config.ts";
 import { buildModel } from "./build.ts";
 import type { CausalLM } from "./causal-lm.ts";
-import { NamedWeights, type StoragePolicy } from "./weights.ts";
+import { NamedWeights, type StoragePolicy, type TensorStream } from "./weights.ts";
 import { quantizeOnLoad, readBnbOnLoad, type QuantizationOptions } from "../quant/policy.ts";
 
 export interface LoadOptions {
@@ -71,6 +72,13 @@ export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
       used.add(key);
       return reader.read(key);
     };
+    const open = (name: string): TensorStream | undefined => {
+      const key = resolve(name);
+      if (key === undefined) return undefined;
+      used.add(key);
+      const e = reader.entry(key);
+      return { dtype: e.tensorDtype, shape: e.shape, readInto: (start, dst) => reader.readInto(key, start, dst) };
+    };
     const dtype = opts.dtype ?? "auto";
     const policy: StoragePolicy = {
       weightDtype: dtype === "auto" ? (config.dtype === "bfloat16" ? "bfloat16" : "float32") : dtype,
@@ -79,7 +87,7 @@ export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
       ...(opts.quantization ? quantizeOnLoad(opts.quantization) : {}),
       ...opts.policy,
     };
-    const model = buildModel(config, new NamedWeights(get, policy, dir));
+    const model = buildModel(config, new NamedWeights(get, policy, dir, open));
     const unused = reader.names().filter((n) => !used.has(n) && !IGNORED_KEYS.some((re) => re.test(n)));
     if (unused.length > 0) {
       (opts.onWarning ?? ((m) => process.stderr.write(`peft-ts: ${m}\n`)))(
