@@ -14,6 +14,7 @@ import type { ModelConfig } from "../../models/index.ts";
 interface EstimateCliOptions {
   model?: string;
   preset?: string;
+  layers?: number;
   method: Method | "all";
   batch: number;
   seq: number;
@@ -65,7 +66,7 @@ function advice(plan: FitPlan): string | null {
 }
 
 function describe(o: EstimateCliOptions, config: ModelConfig): string {
-  const what = o.model ?? `preset ${o.preset}`;
+  const what = o.model ?? `preset ${o.preset}${o.layers !== undefined ? ` (${o.layers} layers)` : ""}`;
   const frozen = o.baseDtype ?? `float32 (LoRA), ${frozenDtype("qlora", null, config)} (QLoRA's embedding and head)`;
   const ckpt = o.gradientCheckpointing ? ", gradient checkpointing" : "";
   return `${what}: ${config.architecture}, batch ${o.batch} × ${o.seq} tokens, LoRA r=${o.r}, ${o.optimizer}, frozen weights ${frozen}${ckpt}`;
@@ -73,7 +74,8 @@ function describe(o: EstimateCliOptions, config: ModelConfig): string {
 
 function run(o: EstimateCliOptions): void {
   if ((o.model === undefined) === (o.preset === undefined)) throw new Error("estimate: give exactly one of --model or --preset");
-  const config = o.model !== undefined ? loadConfig(o.model) : presetConfig(o.preset!);
+  if (o.layers !== undefined && o.preset === undefined) throw new Error("estimate: --layers applies to a --preset");
+  const config = o.model !== undefined ? loadConfig(o.model) : presetConfig(o.preset!, { layers: o.layers });
   const methods = o.method === "all" ? METHODS : [o.method];
   const available = o.memory !== undefined ? o.memory * MiB : availableMemoryBytes();
   const budget = available - memoryMargin();
@@ -107,6 +109,7 @@ export function register(program: Command): void {
     .description("estimate the memory of a training step (full fine-tuning vs LoRA vs QLoRA) and whether it fits this machine")
     .option("--model <path>", "a Hugging Face model folder or its config.json")
     .addOption(new Option("--preset <name>", "a built-in model shape").choices(Object.keys(PRESETS)))
+    .option("--layers <n>", "override the preset's number of layers", positiveInt)
     .addOption(new Option("--method <method>", "which method to estimate").choices([...METHODS, "all"]).default("all"))
     .option("--batch <B>", "sequences per step", positiveInt, 1)
     .option("--seq <T>", "tokens per sequence", positiveInt, 256)
