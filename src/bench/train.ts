@@ -19,7 +19,7 @@ import { AdamW, AdamW8bit } from "../optim/index.ts";
 import { estimateMemory, frozenDtype } from "../memory/index.ts";
 import { backend } from "../backend/index.ts";
 import { nativeAddon } from "../backend/native/index.ts";
-import { quantizeOnLoad } from "../quant/policy.ts";
+import { quantizeOnLoad, quantizeOptions } from "../quant/policy.ts";
 import { Rng } from "../util/random.ts";
 import { adapterModel, fullModel, QLORA_QUANTIZATION, type TrainableModel } from "../train/model.ts";
 import { installProfiler, recordPhase } from "../train/profile.ts";
@@ -43,6 +43,8 @@ export interface BenchTrainOptions {
   /** How frozen float weights are held (LoRA's base; QLoRA's embedding and head); default as the trainer. */
   baseDtype?: "float32" | "bfloat16";
   optimizer?: BenchOptimizer;
+  /** LoRA / QLoRA with the frozen embedding and head quantized too (a departure from QLoRA's recipe). */
+  quantizeEmbeddings?: "int8" | "nf4";
   seed?: number;
   onStep?: (step: number, seconds: number, loss: number) => void;
 }
@@ -81,10 +83,12 @@ export interface BenchTrainResult {
 
 const LORA = { r: 16, alpha: 32, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] };
 
-async function benchModel(config: ModelConfig, method: BenchMethod, seed: number, frozen: "float32" | "bfloat16"): Promise<TrainableModel> {
+async function benchModel(config: ModelConfig, o: BenchTrainOptions, seed: number, frozen: "float32" | "bfloat16"): Promise<TrainableModel> {
+  const method = o.method;
   if (method === "full") return fullModel(buildModel(config, new RandomWeights(seed, { weightDtype: "float32", trainable: true }, 0.02, "tiled")));
   const quantizeAs = method === "qlora" ? quantizeOnLoad(QLORA_QUANTIZATION).quantizeAs : null;
-  const base = buildModel(config, new RandomWeights(seed, { weightDtype: frozen, trainable: false, quantizeAs }, 0.02, "tiled"));
+  const quantizeEmbeddingsAs = o.quantizeEmbeddings ? quantizeOptions({ ...QLORA_QUANTIZATION, type: o.quantizeEmbeddings }) : null;
+  const base = buildModel(config, new RandomWeights(seed, { weightDtype: frozen, trainable: false, quantizeAs, quantizeEmbeddingsAs }, 0.02, "tiled"));
   return adapterModel(
     { model: "(random)", method, baseDtype: frozen, loraR: LORA.r, loraAlpha: LORA.alpha, loraDropout: 0, loraTargetModules: LORA.targets, seed },
     base,
@@ -100,14 +104,16 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
   const seed = o.seed ?? 0;
   const config = presetConfig(o.preset, { layers: o.layers });
   const frozen = o.method === "full" ? "float32" : frozenDtype(o.method, o.baseDtype ?? null, config);
-  const baseDtype = o.method === "qlora" ? `nf4 (${frozen} embedding and head)` : frozen;
+  const tables = o.quantizeEmbeddings ?? frozen;
+  const baseDtype = o.method === "qlora" ? `nf4 (${tables} embedding and head)` : o.quantizeEmbeddings ? `${frozen} (${tables} embedding and head)` : frozen;
   const optimizer = o.optimizer ?? "adamw";
   const gc = o.gradientCheckpointing ?? false;
   const estimate = estimateMemory({
     config, method: o.method, batch: o.batch, seq: o.seq, r: LORA.r, targetModules: LORA.targets, gradientCheckpointing: gc, baseDtype: frozen, optimizer,
+    embeddingQuant: o.quantizeEmbeddings ?? null,
   });
   const tb = performance.now();
-  const tm = await benchModel(config, o.method, seed, frozen);
+  const tm = await benchModel(config, o, seed, frozen);
   const buildS = (performance.now() - tb) / 1000;
   tm.base.gradientCheckpointing = gc;
   tm.net.train();
@@ -202,6 +208,7 @@ export function registerBenchTrain(bench: Command): void {
     .option("--gradient-checkpointing", "recompute activations in backward")
     .addOption(new Option("--base-dtype <dtype>", "how frozen float weights are held (default: as the trainer: float32 for LoRA, as the shape's dtype for QLoRA's embedding and head)").choices(["float32", "bfloat16"]))
     .addOption(new Option("--optimizer <name>", "optimizer of the step").choices(["adamw", "adamw8bit"]).default("adamw"))
+    .addOption(new Option("--quantize-embeddings <type>", "LoRA / QLoRA: the frozen embedding and head in int8 or nf4 too").choices(["int8", "nf4"]))
     .option("--json", "print one JSON line")
     .action(async (f: Record<string, string | boolean | undefined>) => {
       const warmup = Number(f.warmup);
@@ -218,6 +225,7 @@ export function registerBenchTrain(bench: Command): void {
         gradientCheckpointing: f.gradientCheckpointing === true,
         baseDtype: f.baseDtype as "float32" | "bfloat16" | undefined,
         optimizer: f.optimizer as BenchOptimizer,
+        quantizeEmbeddings: f.quantizeEmbeddings as "int8" | "nf4" | undefined,
         onStep: f.json ? undefined : (s, sec, loss) => process.stderr.write(`step ${s}${s < warmup ? " (warmup)" : ""} ${sec.toFixed(3)}s loss ${loss.toFixed(4)}\n`),
       });
       process.stdout.write(

@@ -52,6 +52,8 @@ export interface EstimateOptions {
   baseDtype?: "float32" | "bfloat16";
   /** Default adamw. */
   optimizer?: EstimateOptimizer;
+  /** LoRA / QLoRA with the frozen embedding and head quantized too (int8 with per-row scales, or NF4). */
+  embeddingQuant?: "int8" | "nf4" | null;
 }
 
 /** Bytes by kind; `activations` includes `transient`. */
@@ -122,14 +124,23 @@ export function frozenDtype(method: Method, asked: "float32" | "bfloat16" | null
   return method === "qlora" && config.dtype === "bfloat16" ? "bfloat16" : "float32";
 }
 
+/** Bytes of an embedding or head of `rows` × `cols`, held in `frozen`-byte floats or quantized. */
+function tableBytes(n: number, cols: number, frozen: number, quant: "int8" | "nf4" | null): number {
+  if (quant === "nf4") return nf4Bytes(n);
+  if (quant === "int8") return n + 2 * F32 * (n / cols); // codes, and per row a scale and the absmax (SCB)
+  return frozen * n;
+}
+
 /** Bytes of the base model's weights as held under `method`. */
-function baseWeightBytes(inv: ModelInventory, method: Method, baseDtype: "float32" | "bfloat16"): number {
+function baseWeightBytes(inv: ModelInventory, method: Method, baseDtype: "float32" | "bfloat16", embeddingQuant: "int8" | "nf4" | null, C: number): number {
   const frozen = method === "full" ? F32 : baseDtype === "bfloat16" ? 2 : F32;
   const L = inv.numLayers;
   const linear = (l: LinearShape) => (method === "qlora" ? nf4Bytes(l.inF * l.outF) : frozen * l.inF * l.outF);
   const biases = inv.layerLinears.reduce((s, l) => s + (l.bias ? l.outF : 0), 0);
   const perLayer = inv.layerLinears.reduce((s, l) => s + linear(l), 0) + F32 * (biases + sum(inv.layerNorms));
-  return L * perLayer + frozen * (sum(inv.embeddings) + inv.headParams) + F32 * sum(inv.finalNorms);
+  const quant = method === "full" ? null : embeddingQuant;
+  const tables = [...inv.embeddings, ...(inv.headParams > 0 ? [inv.headParams] : [])].reduce((s, n) => s + tableBytes(n, C, frozen, quant), 0);
+  return L * perLayer + tables + F32 * sum(inv.finalNorms);
 }
 
 export function estimateMemory(o: EstimateOptions): MemoryEstimate {
@@ -150,7 +161,7 @@ export function estimateMemory(o: EstimateOptions): MemoryEstimate {
   const transient = F32 * transientActivations(c, step);
   const e = {
     method: o.method,
-    weights: baseWeightBytes(inv, o.method, o.baseDtype ?? "float32") + F32 * adapterParams,
+    weights: baseWeightBytes(inv, o.method, o.baseDtype ?? "float32", o.embeddingQuant ?? null, c.hiddenSize) + F32 * adapterParams,
     gradients: F32 * trainable + fusedHeadGrad,
     optimizer: tensors.reduce((total, n) => total + stateBytes(n, optimizer), 0),
     activations: F32 * forwardActivations(c, step, o.gradientCheckpointing ?? false) + transient,

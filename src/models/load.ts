@@ -10,7 +10,7 @@ import { parseConfig, ConfigError, type ModelConfig } from "./config.ts";
 import { buildModel } from "./build.ts";
 import type { CausalLM } from "./causal-lm.ts";
 import { NamedWeights, type StoragePolicy, type TensorStream } from "./weights.ts";
-import { quantizeOnLoad, readBnbOnLoad, type QuantizationOptions } from "../quant/policy.ts";
+import { quantizeOnLoad, quantizeOptions, readBnbOnLoad, type QuantizationOptions } from "../quant/policy.ts";
 
 export interface LoadOptions {
   /**
@@ -26,6 +26,11 @@ export interface LoadOptions {
    * its config and read as stored, without this option.
    */
   quantization?: QuantizationOptions | null;
+  /**
+   * Quantize the (frozen) embeddings and head as well, int8 or NF4: a departure from QLoRA's recipe, which
+   * keeps them in float.
+   */
+  embeddingQuantization?: QuantizationOptions | null;
   /** Replaces how weights are held (advanced; overrides `dtype` and `quantization`). */
   policy?: Partial<StoragePolicy>;
   /** Use this config instead of the folder's config.json. */
@@ -54,7 +59,7 @@ export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
   if (opts.quantization && config.quantizationConfig) {
     throw new ConfigError(`${dir}: the checkpoint is already quantized (quantization_config in config.json); load it without a quantization option`);
   }
-  if (opts.trainable && (opts.quantization || config.quantizationConfig)) {
+  if (opts.trainable && (opts.quantization || opts.embeddingQuantization || config.quantizationConfig)) {
     throw new ConfigError(`${dir}: quantized weights are frozen; full fine-tuning needs a float model (use LoRA on a quantized base: QLoRA)`);
   }
   const reader = CheckpointReader.open(dir);
@@ -85,6 +90,7 @@ export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
       trainable: opts.trainable ?? false,
       ...(config.quantizationConfig ? readBnbOnLoad(config.quantizationConfig) : {}),
       ...(opts.quantization ? quantizeOnLoad(opts.quantization) : {}),
+      ...(opts.embeddingQuantization ? { quantizeEmbeddingsAs: quantizeOptions(opts.embeddingQuantization) } : {}),
       ...opts.policy,
     };
     const model = buildModel(config, new NamedWeights(get, policy, dir, open));

@@ -32,12 +32,12 @@ export interface MemoryPlan {
 
 export function planMemory(
   config: ModelConfig,
-  a: Pick<TrainingArgs, "method" | "batchSize" | "maxSeqLen" | "loraR" | "loraTargetModules" | "gradientCheckpointing" | "baseDtype" | "optimizer" | "ignoreMemoryCheck">,
+  a: Pick<TrainingArgs, "method" | "batchSize" | "maxSeqLen" | "loraR" | "loraTargetModules" | "gradientCheckpointing" | "baseDtype" | "optimizer" | "quantizeEmbeddings" | "ignoreMemoryCheck">,
   available = availableMemory(),
 ): MemoryPlan {
   const options = (gc: boolean): EstimateOptions => ({
     config, method: a.method, batch: a.batchSize, seq: a.maxSeqLen, r: a.loraR, targetModules: a.loraTargetModules, gradientCheckpointing: gc,
-    baseDtype: frozenDtype(a.method, a.baseDtype, config), optimizer: a.optimizer,
+    baseDtype: frozenDtype(a.method, a.baseDtype, config), optimizer: a.optimizer, embeddingQuant: a.quantizeEmbeddings,
   });
   const budget = available - memoryMargin();
   let gc = a.gradientCheckpointing === true;

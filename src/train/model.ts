@@ -29,6 +29,7 @@ export interface ModelArgs {
   model: string;
   method: Method;
   baseDtype: "float32" | "bfloat16" | null;
+  quantizeEmbeddings?: "int8" | "nf4" | null;
   loraR: number;
   loraAlpha: number;
   loraDropout: number;
@@ -63,7 +64,11 @@ export async function prepareModel(a: ModelArgs): Promise<TrainableModel> {
   const config = loadConfig(a.model);
   // QLoRA: NF4 with double quantization as the layers are read; a bitsandbytes folder is read as stored.
   const quantize = a.method === "qlora" && !config.quantizationConfig;
-  const base = loadModel(a.model, { dtype: frozenDtype(a.method, a.baseDtype, config), quantization: quantize ? QLORA_QUANTIZATION : null });
+  const base = loadModel(a.model, {
+    dtype: frozenDtype(a.method, a.baseDtype, config),
+    quantization: quantize ? QLORA_QUANTIZATION : null,
+    embeddingQuantization: a.quantizeEmbeddings ? { ...QLORA_QUANTIZATION, type: a.quantizeEmbeddings } : null,
+  });
   return adapterModel(a, base, a.method);
 }
 

@@ -1,7 +1,7 @@
 // Weights built straight into their held form: a random checkpoint written shard by shard loads back as
 // written; layers quantized while streaming from the file equal the same layers quantized from whole
 // tensors, bit for bit; random weights generated a run at a time equal the whole-matrix ones; the streamed
-// writers produce the bytes the ordinary writers do.
+// writers produce the bytes the ordinary writers do; quantized embedding tables read as their floats.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -12,7 +12,11 @@ import { buildModel, loadModel, RandomWeights, type CausalLM } from "../../src/m
 import { PRESETS, presetConfig } from "../../src/models/presets.ts";
 import { CheckpointReader, writeCheckpoint, writeCheckpointStreamed, writeSafetensors, writeSafetensorsStreamed } from "../../src/io/index.ts";
 import { checkpointTensors, writeRandomCheckpoint } from "../../src/bench/random-checkpoint.ts";
-import { quantizeTensor, QuantizedTensor, isNested } from "../../src/quant/index.ts";
+import { dequantizeTensor, quantizeTensor, QuantizedTensor, isNested } from "../../src/quant/index.ts";
+import type { Embedding, Linear } from "../../src/nn/index.ts";
+import { setBackend } from "../../src/backend/index.ts";
+import { resolveArgs } from "../../src/train/args.ts";
+import { maxRelDiff } from "../helpers.ts";
 import { QLORA_QUANTIZATION } from "../../src/train/model.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import { f32ArrayToBf16 } from "../../src/tensor/dtype.ts";
@@ -125,5 +129,31 @@ describe("streamed writers", () => {
     const short = [{ ...stream[0]!, write: (out: (b: Uint8Array) => void) => out(new Uint8Array(4)) }];
     assert.throws(() => writeSafetensorsStreamed(join(dir, "z.safetensors"), short), /tensor "b": produced 4 bytes, its header says 12/);
     assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith("z")), [], "nothing left of the failed write");
+  });
+});
+
+describe("embedding and head quantized too (--quantize-embeddings, a departure from QLoRA's recipe)", () => {
+  const LLAMA = "test/fixtures/models/llama";
+  const ids = Int32Array.from({ length: 12 }, (_, i) => (i * 37) % 512);
+  for (const type of ["int8", "nf4"] as const) {
+    it(`${type}: the lookup and the head read the quantized tables exactly as their dequantized floats`, () => {
+      const q = loadModel(LLAMA, { quantization: QLORA_QUANTIZATION, embeddingQuantization: { type } });
+      const f = loadModel(LLAMA, { quantization: QLORA_QUANTIZATION });
+      const emb = q.getModule("model.embed_tokens") as Embedding;
+      const head = q.getModule("lm_head") as Linear;
+      assert.ok(emb.weight instanceof QuantizedTensor && head.weight instanceof QuantizedTensor);
+      (f.getModule("model.embed_tokens") as Embedding).weight = dequantizeTensor(emb.weight);
+      (f.getModule("lm_head") as Linear).weight = dequantizeTensor(head.weight);
+      for (const be of ["js", "native"] as const) {
+        setBackend(be);
+        const a = q.forward({ ids, B: 2, T: 6 }).logits!.data as Float32Array;
+        const b = f.forward({ ids, B: 2, T: 6 }).logits!.data as Float32Array;
+        assert.ok(maxRelDiff(a, b) <= 1e-5, `${be}: ${maxRelDiff(a, b)}`);
+      }
+      setBackend("native");
+    });
+  }
+  it("is refused for full fine-tuning, whose embedding trains", () => {
+    assert.throws(() => resolveArgs({ model: LLAMA, data: "x", method: "full", quantizeEmbeddings: "nf4" }), /quantizeEmbeddings needs a frozen base/);
   });
 });

@@ -86,7 +86,7 @@ describe("Trainer", () => {
 
 describe("memory guard", () => {
   const config = loadConfig(LLAMA);
-  const args = { method: "full" as const, batchSize: 8, maxSeqLen: 256, loraR: 8, loraTargetModules: "all-linear" as const, baseDtype: "float32" as const, optimizer: "adamw" as const, gradientCheckpointing: "auto" as const, ignoreMemoryCheck: false };
+  const args = { method: "full" as const, batchSize: 8, maxSeqLen: 256, loraR: 8, loraTargetModules: "all-linear" as const, baseDtype: "float32" as const, optimizer: "adamw" as const, quantizeEmbeddings: null, gradientCheckpointing: "auto" as const, ignoreMemoryCheck: false };
   const est = (gc: boolean, optimizer: "adamw" | "adamw8bit" = "adamw") => estimateMemory({ config, method: "full", batch: 8, seq: 256, r: 8, gradientCheckpointing: gc, optimizer }).total;
 
   it("refuses to start when the estimate exceeds what is available, naming the override", () => {

@@ -22,6 +22,7 @@ interface EstimateCliOptions {
   gradientCheckpointing: boolean;
   baseDtype?: "float32" | "bfloat16";
   optimizer: EstimateOptimizer;
+  quantizeEmbeddings?: "int8" | "nf4";
   memory?: number;
   json?: boolean;
 }
@@ -83,7 +84,7 @@ function run(o: EstimateCliOptions): void {
     fitMemory(
       {
         config, method, batch: o.batch, seq: o.seq, r: o.r, gradientCheckpointing: o.gradientCheckpointing,
-        baseDtype: frozenDtype(method, o.baseDtype ?? null, config), optimizer: o.optimizer,
+        baseDtype: frozenDtype(method, o.baseDtype ?? null, config), optimizer: o.optimizer, embeddingQuant: o.quantizeEmbeddings ?? null,
       },
       budget,
     ),
@@ -122,6 +123,7 @@ export function register(program: Command): void {
       ]),
     )
     .addOption(new Option("--optimizer <name>", "optimizer whose state is counted").choices(["adamw", "adamw8bit", "sgd"]).default("adamw"))
+    .addOption(new Option("--quantize-embeddings <type>", "LoRA / QLoRA with the embedding and head in int8 or nf4 too").choices(["int8", "nf4"]))
     .option("--memory <MiB>", "plan for this much memory instead of what is available now", positiveInt)
     .option("--json", "one JSON line per method, sizes in MiB")
     .action((opts: EstimateCliOptions) => run(opts));

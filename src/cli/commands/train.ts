@@ -58,6 +58,7 @@ export function register(program: Command): void {
     .addOption(new Option("--scheduler <name>", "lr schedule after warmup (default linear)").choices(["constant", "linear", "cosine"]))
     .addOption(new Option("--optimizer <name>", "adamw, adamw8bit (bitsandbytes' 8-bit states) or sgd (default adamw)").choices(OPTIMIZERS))
     .addOption(new Option("--base-dtype <dtype>", "how frozen float weights are held (default: float32 for LoRA, as stored for QLoRA's embedding and head)").choices(["float32", "bfloat16"]))
+    .addOption(new Option("--quantize-embeddings <type>", "hold the frozen embedding and head in int8 or nf4 too (a departure from QLoRA's recipe)").choices(["int8", "nf4"]))
     .option("--gradient-checkpointing [mode]", "recompute activations in backward: on, off or auto (default auto)")
     .action(async (opts: Record<string, unknown>) => {
       const given = collect(opts);
