@@ -16,7 +16,7 @@ import type { Adamw8bitStep } from "../backend/kernels.ts";
 import { ADAMW8BIT_BLOCK } from "../backend/js/adamw8bit.ts";
 import { DYNAMIC_SIGNED, DYNAMIC_UNSIGNED } from "./dynamic-map.ts";
 import { checkParams, restoreInto, zeroGrads, OptimizerStateError, type Optimizer, type OptimizerState, type StateSource } from "./optimizer.ts";
-import type { AdamWOptions } from "./adamw.ts";
+import { resolveAdamW, type AdamWOptions } from "./adamw.ts";
 
 const fround = Math.fround;
 
@@ -57,16 +57,8 @@ export class AdamW8bit implements Optimizer {
 
   constructor(params: readonly (readonly [string, Tensor])[], o: AdamW8bitOptions) {
     checkParams("AdamW8bit", params);
-    const [beta1, beta2] = o.betas ?? [0.9, 0.999];
-    if (!(o.lr >= 0)) throw new Error(`AdamW8bit: lr must be >= 0, got ${o.lr}`);
-    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) throw new Error(`AdamW8bit: betas must be in [0, 1), got ${beta1}, ${beta2}`);
-    if (!((o.eps ?? 1e-8) >= 0)) throw new Error(`AdamW8bit: eps must be >= 0, got ${o.eps}`);
+    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = resolveAdamW("AdamW8bit", o));
     this.params = params;
-    this.lr = o.lr;
-    this.beta1 = beta1;
-    this.beta2 = beta2;
-    this.eps = o.eps ?? 1e-8;
-    this.weightDecay = o.weightDecay ?? 0.01;
     this.min8bitSize = o.min8bitSize ?? 4096;
     this.#states = params.map(([, p]) => {
       if (p.size < this.min8bitSize) return { kind: "32bit", state1: new Float32Array(p.size), state2: new Float32Array(p.size) };
