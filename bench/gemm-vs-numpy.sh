@@ -27,7 +27,7 @@ cpu=()
 
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS: peft-ts" >&2
-  npx peft-ts bench gemm-shapes --threads "$THREADS" "${cpu[@]}" --json >"$out/ours.$round"
+  node bin/peft-ts.js bench gemm-shapes --threads "$THREADS" "${cpu[@]}" --json >"$out/ours.$round"
   if grep -q avx512_bf16 /proc/cpuinfo; then
     echo "round $round/$ROUNDS: numpy, OPENBLAS_CORETYPE=$CORETYPE" >&2
     OPENBLAS_CORETYPE=$CORETYPE /usr/bin/python3 bench/numpy_gemm.py --threads "$THREADS" "${cpu[@]}" >"$out/forced.$round"

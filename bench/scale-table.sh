@@ -41,7 +41,7 @@ for preset in $PRESETS; do
     method=${cfg%%:*}
     read -r -a extra <<<"${cfg#*:}"
     # shellcheck disable=SC2068
-    est=$("${PEFT[@]}" estimate --preset "$preset" ${layer_flag[@]} --method "$method" --seq "$SEQ" --gradient-checkpointing ${extra[@]} --json)
+    est=$("${PEFT[@]}" estimate --preset "$preset" ${layer_flag[@]} --method "$method" --batch 1 --r 16 --seq "$SEQ" --gradient-checkpointing ${extra[@]} --json)
     est_mib=$(json 'r.total_mib' <<<"$est")
     avail=$(mem_available_mib)
     [ -n "$MAX_MIB" ] && [ "$MAX_MIB" -lt "$avail" ] && avail=$MAX_MIB

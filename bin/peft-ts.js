@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// Entry point: runs the TypeScript CLI through tsx's loader, so no build step is needed after `npm ci`.
-import { register } from "tsx/esm/api";
+// Entry point. An installed package runs its compiled dist/; a clone, which has src/ and no build step,
+// runs the TypeScript sources through tsx's loader (a devDependency).
+import { existsSync } from "node:fs";
 
-register();
-const { main } = await import("../src/cli/main.ts");
+const source = new URL("../src/cli/main.ts", import.meta.url);
+let entry = new URL("../dist/cli/main.js", import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import("tsx/esm/api");
+  register();
+  entry = source;
+}
+const { main } = await import(entry.href);
 await main(process.argv.slice(2));

@@ -19,7 +19,7 @@ import { presetConfig } from "../models/presets.ts";
 import { formatBytes, formatCount } from "../util/format.ts";
 import { demoSplits, textChunks, writeJsonl } from "./data.ts";
 import { sampleText, SAMPLE_PROMPT } from "./sample.ts";
-import type { WorkerJob, WorkerSummary } from "./worker.ts";
+import { evalEvery, type WorkerJob, type WorkerSummary } from "./worker.ts";
 
 export const DEMO_BASE = fileURLToPath(new URL("../../assets/brown-llama", import.meta.url));
 const BIN = fileURLToPath(new URL("../../bin/peft-ts.js", import.meta.url));
@@ -40,6 +40,16 @@ function runMethod(job: WorkerJob): WorkerSummary {
   const res = spawnSync(process.execPath, [BIN, "demo", "--worker", JSON.stringify(job)], { stdio: "inherit" });
   if (res.status !== 0) throw new Error(`the ${job.method} run failed (exit ${res.status ?? res.signal})`);
   return JSON.parse(readFileSync(join(job.out, "summary.json"), "utf8")) as WorkerSummary;
+}
+
+/** How many validation passes a run of `steps` makes: every evalEvery steps, and at the end. */
+function evalPasses(steps: number): number {
+  const every = evalEvery(steps);
+  return Math.floor(steps / every) + (steps % every === 0 ? 0 : 1);
+}
+
+function countLines(path: string): number {
+  return readFileSync(path, "utf8").split("\n").filter((l) => l.trim() !== "").length;
 }
 
 function table(rows: string[][]): string {
@@ -83,8 +93,8 @@ export function runDemo(o: DemoOptions, print: (s: string) => void = (s) => proc
     const e = estimateMemory({ config: base.config, method, batch: JOB.batchSize, seq: JOB.maxSeqLen, r: JOB.loraR });
     return e.weights + e.gradients + e.optimizer;
   };
-  const rows = [["method", "trainable params", "model state", "peak memory", "train time", "val perplexity", "sample (after)"]];
-  rows.push(["base model", "—", "—", "—", "—", before.perplexity.toFixed(1), sampleBefore.slice(0, 60)]);
+  const rows = [["method", "trainable params", "model state", "peak memory", "train time", "eval time", "val perplexity", "sample (after)"]];
+  rows.push(["base model", "—", "—", "—", "—", "—", before.perplexity.toFixed(1), sampleBefore.slice(0, 60)]);
   for (const s of summaries) {
     rows.push([
       s.method,
@@ -92,12 +102,14 @@ export function runDemo(o: DemoOptions, print: (s: string) => void = (s) => proc
       formatBytes(modelState(s.method)),
       formatBytes(s.peakRssMb * 2 ** 20),
       `${s.trainSeconds.toFixed(0)} s`,
+      `${s.evalSeconds.toFixed(0)} s`,
       `${before.perplexity.toFixed(1)} → ${Math.exp(s.evalLoss).toFixed(1)}`,
       s.sample.slice(0, 60),
     ]);
   }
   print(table(rows));
   print(`\nPrompt of the samples: "${SAMPLE_PROMPT}" (temperature 0.8, top-k 40, seed ${o.seed})`);
+  print(`Train time is the optimizer steps alone; eval time the ${evalPasses(o.steps)} validation passes of each run.`);
 
   const report = writeComparisonReport(join(o.out, "report.html"), {
     title: "peft-ts: full fine-tuning vs LoRA vs QLoRA",
@@ -106,13 +118,27 @@ export function runDemo(o: DemoOptions, print: (s: string) => void = (s) => proc
       metrics: metricRows(readMetrics(join(o.out, s.method, "metrics.jsonl"))),
       summary: {
         "trainable params": s.trainableParams,
-        "peak memory (MiB)": Math.round(s.peakRssMb),
+        "model state": formatBytes(modelState(s.method)),
+        "peak memory": formatBytes(s.peakRssMb * 2 ** 20),
         "train time (s)": Math.round(s.trainSeconds),
-        "val perplexity before": Number(before.perplexity.toFixed(2)),
-        "val perplexity after": Number(Math.exp(s.evalLoss).toFixed(2)),
+        "eval time (s)": Math.round(s.evalSeconds),
+        "val perplexity before": Number(before.perplexity.toFixed(1)),
+        "val perplexity after": Number(Math.exp(s.evalLoss).toFixed(1)),
         sample: s.sample,
       },
     })),
+    settings: {
+      "base model": "assets/brown-llama (1.3M-parameter Llama pretrained on the Brown corpus's non-fiction)",
+      data: `Brown corpus fiction: ${countLines(trainData)} passages of 600 characters to fine-tune on, ${countLines(evalData)} held out for validation`,
+      steps: o.steps,
+      batch: `${JOB.batchSize} × ${JOB.maxSeqLen} tokens, packed`,
+      "learning rate": METHODS.map((m) => `${m} ${LR[m]}`).join(", "),
+      schedule: `cosine, ${Math.round(o.steps / 10)} warmup steps`,
+      "LoRA (lora, qlora)": `r ${JOB.loraR}, alpha ${JOB.loraAlpha}, all seven projections`,
+      seed: o.seed,
+      "model state": "weights, gradients and AdamW state as each method holds them (from the estimator)",
+    },
+    baseline: { name: "base model", evalLoss: before.loss },
   });
   print(`\nReports: ${report} (all three), ${METHODS.map((m) => join(o.out, m, "report.html")).join(", ")}`);
 }

@@ -10,6 +10,7 @@ import { QLORA_QUANTIZATION } from "../train/model.ts";
 import { Tokenizer } from "../tokenizer/index.ts";
 import { sampleText } from "./sample.ts";
 import { peakRssBytes } from "../util/memory.ts";
+import { progressReporter } from "../train/progress.ts";
 
 export interface WorkerJob {
   method: Method;
@@ -31,9 +32,17 @@ export interface WorkerSummary {
   trainableParams: number;
   totalParams: number;
   peakRssMb: number;
+  /** The optimizer steps' wall time, evaluation excluded. */
   trainSeconds: number;
+  /** The validation passes' wall time. */
+  evalSeconds: number;
   evalLoss: number;
   sample: string;
+}
+
+/** Validation every quarter of the run. */
+export function evalEvery(steps: number): number {
+  return Math.max(1, Math.round(steps / 4));
 }
 
 function fineTuned(job: WorkerJob): CausalLM {
@@ -45,7 +54,8 @@ function fineTuned(job: WorkerJob): CausalLM {
 
 export async function runWorker(job: WorkerJob, log: (line: string) => void): Promise<WorkerSummary> {
   let params = { trainable: 0, total: 0 };
-  const t0 = performance.now();
+  // a bar on a terminal, a line every tenth of the run otherwise
+  const progress = progressReporter(process.stdout, Math.max(1, Math.round(job.steps / 10)), `  ${job.method}`);
   const result = await train(
     {
       model: job.base,
@@ -63,24 +73,27 @@ export async function runWorker(job: WorkerJob, log: (line: string) => void): Pr
       loraR: job.loraR,
       loraAlpha: job.loraAlpha,
       logEvery: Math.max(1, Math.round(job.steps / 20)),
-      evalEvery: Math.max(1, Math.round(job.steps / 4)),
+      evalEvery: evalEvery(job.steps),
       out: job.out,
     },
     {
       onStart: (i) => {
         params = { trainable: i.paramsTrainable, total: i.paramsTotal };
-        log(`${job.method}: ${i.totalSteps} steps on ${i.examples} sequences`);
+        progress.onStart?.(i);
       },
-      onEval: (e) => log(`${job.method}: step ${e.step}, validation loss ${e.loss.toFixed(3)} (perplexity ${e.perplexity.toFixed(1)})`),
+      onStep: (i) => progress.onStep?.(i),
+      onEval: (e) => progress.onLog?.(`step ${e.step}, validation loss ${e.loss.toFixed(3)} (perplexity ${e.perplexity.toFixed(1)})`),
     },
   );
-  const trainSeconds = (performance.now() - t0) / 1000;
+  progress.stop();
+  log(`${job.method}: ${result.trainSeconds.toFixed(0)} s training, ${result.evalSeconds.toFixed(0)} s evaluating`);
   const summary: WorkerSummary = {
     method: job.method,
     trainableParams: params.trainable,
     totalParams: params.total,
     peakRssMb: peakRssBytes() / 2 ** 20,
-    trainSeconds,
+    trainSeconds: result.trainSeconds,
+    evalSeconds: result.evalSeconds,
     evalLoss: result.evalLoss ?? NaN,
     sample: sampleText(fineTuned(job), Tokenizer.fromDir(job.base), job.seed),
   };

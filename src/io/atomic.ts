@@ -132,10 +132,16 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
   file.commit();
 }
 
-/** A fresh empty directory beside `finalDir` (same file system), to fill and then pass to commitDirAtomic. */
+/**
+ * A fresh empty directory beside `finalDir` (same file system), to fill and then pass to commitDirAtomic.
+ * mkdtemp makes it private (0700); it gets the mode mkdir gives under the user's umask, as the folder it
+ * becomes would have had.
+ */
 export function createTempDirFor(finalDir: string, options: AtomicOptions = {}): string {
   const fs = options.fs ?? nodeFs;
-  return fs.mkdtempSync(join(dirname(finalDir), `.${basename(finalDir)}.tmp-`));
+  const dir = fs.mkdtempSync(join(dirname(finalDir), `.${basename(finalDir)}.tmp-`));
+  nodeFs.chmodSync(dir, 0o777 & ~process.umask());
+  return dir;
 }
 
 function fsyncTree(fs: AtomicFs, dir: string): void {

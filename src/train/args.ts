@@ -26,6 +26,8 @@ export interface TrainingArgs {
   format: string;
   /** Compute the loss on prompt tokens too (default: completion / assistant tokens only). */
   trainOnPrompt: boolean;
+  /** A system message put first in chat records that have none (null: none added). */
+  system: string | null;
   /** Pack several examples into each maxSeqLen row instead of padding. */
   pack: boolean;
   /** full: every weight; lora: adapters on a frozen base; qlora: adapters on an NF4-quantized base. */
@@ -64,6 +66,8 @@ export interface TrainingArgs {
   out: string;
   /** Continue from the latest complete checkpoint in `out`. */
   resume: boolean;
+  /** Resume even when hyper-parameters differ from the checkpoint's (the run then differs from the original). */
+  allowChangedArgs: boolean;
   /** adamw (torch.optim.AdamW), adamw8bit (bitsandbytes' AdamW8bit: m and v in 8 bits) or sgd (torch.optim.SGD). */
   optimizer: OptimizerName;
   /** AdamW β1 (both AdamW variants). */
@@ -109,6 +113,7 @@ export const DEFAULT_ARGS: Omit<TrainingArgs, "model" | "data"> = {
   valSplit: 0,
   format: "auto",
   trainOnPrompt: false,
+  system: null,
   pack: false,
   method: "lora",
   lr: 2e-4,
@@ -128,6 +133,7 @@ export const DEFAULT_ARGS: Omit<TrainingArgs, "model" | "data"> = {
   logEvery: 1,
   out: "out",
   resume: false,
+  allowChangedArgs: false,
   optimizer: "adamw",
   adamBeta1: 0.9,
   adamBeta2: 0.999,
@@ -155,17 +161,84 @@ export function camelKey(key: string): string {
   return key.replace(/[-_]+([a-zA-Z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Aliases the CLI and config files accept for TrainingArgs keys. */
-const ALIASES: Record<string, keyof TrainingArgs> = {
+/**
+ * Other names the CLI and config files accept for TrainingArgs keys (camelCased): peft-ts's short flags,
+ * and the names people bring from transformers' TrainingArguments, PEFT's LoraConfig, TRL's SFTConfig,
+ * axolotl and mlx-lm where they mean the same thing.
+ */
+export const ALIASES: Record<string, keyof TrainingArgs> = {
   r: "loraR",
   alpha: "loraAlpha",
   dropout: "loraDropout",
   targetModules: "loraTargetModules",
   lora: "loraR",
+  learningRate: "lr",
+  numTrainEpochs: "epochs",
+  numEpochs: "epochs",
+  perDeviceTrainBatchSize: "batchSize",
+  microBatchSize: "batchSize",
+  gradientAccumulationSteps: "gradAccum",
+  lrSchedulerType: "scheduler",
+  outputDir: "out",
+  saveSteps: "saveEvery",
+  evalSteps: "evalEvery",
+  loggingSteps: "logEvery",
+  maxSeqLength: "maxSeqLen",
+  maxLength: "maxSeqLen",
+  sequenceLen: "maxSeqLen",
+  packing: "pack",
+  samplePacking: "pack",
+  adamEpsilon: "adamEps",
+  modelNameOrPath: "model",
+  baseModel: "model",
+  trainFile: "data",
+  validationFile: "evalData",
+  iters: "maxSteps",
 };
 
+/** Names from those tools whose values mean something else here: refused, naming the setting to use. */
+export const NOT_ALIASES: Record<string, [instead: keyof TrainingArgs, how: string]> = {
+  optim: ["optimizer", 'adamw, adamw8bit or sgd; adamw is torch.optim.AdamW ("adamw_torch"), adamw8bit bitsandbytes\' AdamW8bit ("adamw_bnb_8bit")'],
+  warmupRatio: ["warmupSteps", "a number of optimizer steps"],
+  evalStrategy: ["evalEvery", "every N steps; 0 = at the end"],
+  evaluationStrategy: ["evalEvery", "every N steps; 0 = at the end"],
+  saveStrategy: ["saveEvery", "every N steps; 0 = the final result only"],
+  resumeFromCheckpoint: ["resume", "continues from the latest checkpoint in the output folder"],
+  bf16: ["baseDtype", "bfloat16 holds the frozen base in bf16; compute is float32"],
+};
+
+/** "maxSteps" → "max-steps" (a flag's spelling). */
+export function kebabKey(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Levenshtein distance, for "did you mean" hints. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The known key closest to an unknown one (camelCase), when it is close enough to be a typo. */
+function closestKey(camel: string): keyof TrainingArgs | null {
+  const scored = [...ARG_KEYS, ...Object.keys(ALIASES)].map((k) => [k, distance(camel.toLowerCase(), k.toLowerCase())] as const);
+  const [best, d] = scored.reduce((a, b) => (b[1] < a[1] ? b : a));
+  return d <= Math.max(2, Math.floor(best.length / 3)) ? (ALIASES[best] ?? (best as keyof TrainingArgs)) : null;
+}
+
+/** Values by TrainingArgs key, and how the user wrote each key, for messages. */
+export interface GivenArgs {
+  values: Partial<Record<keyof TrainingArgs, unknown>>;
+  /** Per key: "train: --max-steps", "config file x.yaml: max_steps". */
+  names: Partial<Record<keyof TrainingArgs, string>>;
+}
+
 /** Reads a YAML or JSON config file into TrainingArgs keys (not yet validated). */
-export function readConfigFile(path: string): Partial<Record<keyof TrainingArgs, unknown>> {
+export function readConfigFile(path: string): GivenArgs {
   let raw: unknown;
   try {
     const text = readFileSync(path, "utf8");
@@ -177,16 +250,33 @@ export function readConfigFile(path: string): Partial<Record<keyof TrainingArgs,
   return normaliseKeys(raw as Record<string, unknown>, `config file ${path}`);
 }
 
-/** Maps camelCase / kebab-case / snake_case keys and aliases onto TrainingArgs keys; unknown keys are errors. */
-export function normaliseKeys(raw: Record<string, unknown>, where: string): Partial<Record<keyof TrainingArgs, unknown>> {
-  const out: Partial<Record<keyof TrainingArgs, unknown>> = {};
+/**
+ * Maps camelCase / kebab-case / snake_case keys and aliases onto TrainingArgs keys; unknown keys are errors
+ * that suggest the peft-ts name. `display` says how a key was written (a flag: "--max-steps").
+ */
+export function normaliseKeys(raw: Record<string, unknown>, where: string, display: (key: string) => string = (k) => k): GivenArgs {
+  const given: GivenArgs = { values: {}, names: {} };
   for (const [k, v] of Object.entries(raw)) {
     const camel = camelKey(k);
     const key = (ALIASES[camel] ?? camel) as keyof TrainingArgs;
-    if (!ARG_KEYS.includes(key)) throw new TrainingArgsError(`${where}: unknown key "${k}"`);
-    out[key] = v;
+    if (!ARG_KEYS.includes(key)) {
+      const near = closestKey(camel);
+      const not = NOT_ALIASES[camel];
+      const hint = not ? `; peft-ts calls it ${display(spellLike(k, not[0]))} (${not[1]})` : near ? `; did you mean ${display(spellLike(k, near))}?` : "";
+      throw new TrainingArgsError(`${where}: unknown ${display(k).startsWith("--") ? "option" : "key"} "${display(k)}"${hint}`);
+    }
+    if (given.names[key] !== undefined) throw new TrainingArgsError(`${given.names[key]} and ${display(k)} are the same setting; give one`);
+    given.values[key] = v;
+    given.names[key] = `${where}: ${display(k)}`;
   }
-  return out;
+  return given;
+}
+
+/** A TrainingArgs key in the style of `like`: snake_case, kebab-case or camelCase. */
+function spellLike(like: string, key: string): string {
+  if (like.includes("_")) return kebabKey(key).replaceAll("-", "_");
+  if (like.includes("-") || like === like.toLowerCase()) return kebabKey(key);
+  return key;
 }
 
 type Check = (v: unknown) => string | null;
@@ -209,6 +299,7 @@ const CHECKS: Record<keyof TrainingArgs, Check> = {
   valSplit: unit,
   format: oneOf("auto", ...DATA_FORMATS),
   trainOnPrompt: bool,
+  system: nullable(str),
   pack: bool,
   method: oneOf("full", "lora", "qlora"),
   lr: posNum,
@@ -228,6 +319,7 @@ const CHECKS: Record<keyof TrainingArgs, Check> = {
   logEvery: posInt,
   out: str,
   resume: bool,
+  allowChangedArgs: bool,
   optimizer: oneOf(...OPTIMIZERS),
   adamBeta1: unit,
   adamBeta2: unit,
@@ -260,8 +352,18 @@ function coerce(key: keyof TrainingArgs, v: unknown): unknown {
   return v;
 }
 
-/** Fills defaults and validates every field; throws TrainingArgsError naming the first bad one. */
-export function resolveArgs(given: Partial<Record<keyof TrainingArgs, unknown>>): TrainingArgs {
+/** The value as the user gave it, for messages: strings quoted, NaN and the like spelt out. */
+function shown(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  return JSON.stringify(v) ?? String(v);
+}
+
+/**
+ * Fills defaults and validates every field; throws TrainingArgsError naming the first bad one as the user
+ * wrote it (`names`, from readConfigFile / normaliseKeys) and quoting the value given.
+ */
+export function resolveArgs(given: Partial<Record<keyof TrainingArgs, unknown>>, names: GivenArgs["names"] = {}): TrainingArgs {
   const merged: Record<string, unknown> = { ...DEFAULT_ARGS };
   for (const [k, v] of Object.entries(given)) {
     if (v === undefined) continue;
@@ -270,7 +372,7 @@ export function resolveArgs(given: Partial<Record<keyof TrainingArgs, unknown>>)
   }
   for (const key of ARG_KEYS) {
     const problem = CHECKS[key](merged[key]);
-    if (problem) throw new TrainingArgsError(`training args: ${key} ${problem}, got ${JSON.stringify(merged[key]) ?? "nothing"}`);
+    if (problem) throw new TrainingArgsError(`${names[key] ?? `training args: ${key}`} ${problem}, got ${shown(given[key] ?? merged[key])}`);
   }
   const a = merged as unknown as TrainingArgs;
   if (a.nesterov && (a.momentum <= 0 || a.optimizer !== "sgd")) throw new TrainingArgsError("training args: nesterov needs optimizer sgd with momentum > 0");

@@ -1,7 +1,8 @@
 // The part of cli-progress (3.x, untyped JavaScript) that src/train/progress.ts uses.
 declare module "cli-progress" {
   export interface Options {
-    format?: string;
+    /** A format string, or a function that returns the whole line. */
+    format?: string | ((options: Options, params: { value: number; total: number }, payload: Record<string, unknown>) => string);
     stream?: NodeJS.WritableStream;
     hideCursor?: boolean;
     clearOnComplete?: boolean;

@@ -44,7 +44,15 @@ export function planMemory(
   if (a.gradientCheckpointing === "auto") gc = estimateMemory(options(false)).total > budget;
   const fit = fitMemory(options(gc), budget);
   const estimate = fit.estimate;
-  const text = `${formatEstimate([estimate])}\navailable: ${formatBytes(available)} (margin ${formatBytes(memoryMargin())})${gc ? ", gradient checkpointing on" : ""}`;
+  const loraPart = a.method === "full" ? "" : `, LoRA r=${a.loraR}`;
+  const frozen = a.method === "full" ? "float32" : options(gc).baseDtype;
+  const heading = `Memory estimate for this run (${a.method}, batch ${a.batchSize} × ${a.maxSeqLen} tokens${loraPart}, ${a.optimizer}, frozen weights ${frozen}${gc ? ", gradient checkpointing" : ""}):`;
+  const verdict = fit.fits ? "fits" : "does not fit";
+  const why = a.gradientCheckpointing === "auto" && gc ? "; gradient checkpointing switched on because the run would not fit without it" : "";
+  const text =
+    `${heading}\n${formatEstimate([estimate])}\n` +
+    `${verdict}: ${formatBytes(available)} available to this process (free memory plus what it already holds), ` +
+    `less ${formatBytes(memoryMargin())} kept for the system (5% of RAM, at least 256 MiB)${why}`;
   if (!fit.fits && !a.ignoreMemoryCheck) {
     const hint = fit.flags
       ? `it fits with ${fit.flags.join(" ")} (${formatBytes(fit.fitted!.total)})`

@@ -3,6 +3,8 @@
 // loads, double-quantized absmax, as bitsandbytes' QLoRA recipe). Also how each saves its weights the way
 // transformers / PEFT lay them out, and the tokenizer files that go beside them.
 
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { loadModel, loadConfig, type CausalLM, type ModelInput, type ModelOutput } from "../models/index.ts";
 import { frozenDtype } from "../memory/index.ts";
 import type { Module } from "../nn/index.ts";
@@ -104,6 +106,21 @@ export async function adapterModel(a: ModelArgs, base: CausalLM, method: Method)
     report: peft.parameterReport().text,
     saveWeights: (dir) => peft.saveAdapter(dir),
   };
+}
+
+/** The files of each kind of result (PEFT adapter, transformers checkpoint) as saveWeights writes them. */
+const RESULT_FILES = {
+  adapter: /^adapter_(config\.json|model\.safetensors|model\.bin)$/,
+  full: /^(config\.json|model\.safetensors|model-\d+-of-\d+\.safetensors|model\.safetensors\.index\.json)$/,
+};
+
+/** Removes from `dir` the result files of the kind `method` does not write; returns their names. */
+export function removeOtherResult(dir: string, method: Method): string[] {
+  if (!existsSync(dir)) return [];
+  const other = method === "full" ? RESULT_FILES.adapter : RESULT_FILES.full;
+  const names = readdirSync(dir).filter((n) => other.test(n)).sort();
+  for (const n of names) rmSync(join(dir, n), { force: true });
+  return names;
 }
 
 /** A model folder for inference, with a PEFT adapter folder applied (frozen) when given. */

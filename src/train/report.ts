@@ -1,15 +1,18 @@
-// Training reports as self-contained HTML: Chart.js is inlined, so report.html opens offline.
-//   writeReport(dir, run)           → dir/report.html: loss (train and validation), learning rate and
-//                                     whatever else was logged (gradient norm, tokens/s, RSS), the run's
-//                                     summary and configuration
-//   writeComparisonReport(path, …)  → several runs' loss curves on one chart, and a summary table
+// Training reports as self-contained HTML: Chart.js is inlined, so report.html opens offline. What a
+// reader looks for comes first: the summary and the settings, then the curves.
+//   writeReport(dir, run)           → dir/report.html: summary, settings, then loss (train and, when
+//                                     there was any, validation), learning rate and whatever else was
+//                                     logged (gradient norm, tokens/s, RSS)
+//   writeComparisonReport(path, …)  → several runs: a summary table, the shared settings, their loss
+//                                     curves on one chart and their validation perplexity from the base
+//                                     model's (step 0) on
 // Everything taken from the run is escaped (report/html.ts).
 
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { chartJsSource } from "./report/chartjs.ts";
-import { colorOf, lineChart, type ChartSpec, type Series } from "./report/charts.ts";
+import { lineChart, type ChartSpec, type Series } from "./report/charts.ts";
 import { escapeHtml, gridTable, keyValueTable, page } from "./report/html.ts";
 
 export interface MetricRow {
@@ -25,6 +28,7 @@ export interface MetricRow {
 
 export interface RunReport {
   title: string;
+  /** The run's settings as a reader names them (report/settings.ts for TrainingArgs). */
   config: Record<string, unknown>;
   metrics: MetricRow[];
 }
@@ -38,13 +42,17 @@ export interface ComparisonRun {
 export interface ComparisonReport {
   title: string;
   runs: ComparisonRun[];
+  /** What the runs share (steps, batch, data, seed ...), shown under the summary. */
+  settings?: Record<string, unknown>;
+  /** The model before fine-tuning: its validation loss starts each run's perplexity curve at step 0. */
+  baseline?: { name: string; evalLoss: number };
 }
 
 type Field = Exclude<keyof MetricRow, "step" | "epoch">;
 
-function series(metrics: MetricRow[], field: Field, label: string, dashed = false): Series {
+function series(metrics: MetricRow[], field: Field, label: string, style: Partial<Series> = {}): Series {
   const points = metrics.flatMap((m) => (typeof m[field] === "number" && Number.isFinite(m[field]) ? [{ x: m.step, y: m[field]! }] : []));
-  return { label, points, dashed };
+  return { label, points, ...style };
 }
 
 /** The optional curves: one chart per field that was logged at least once. */
@@ -59,13 +67,13 @@ const EXTRA_CHARTS: [Field, string][] = [
 export function summarizeMetrics(metrics: MetricRow[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const last = metrics[metrics.length - 1];
-  if (last) Object.assign(out, { steps: last.step, epochs: last.epoch });
+  if (last) Object.assign(out, { steps: last.step, "epochs done": last.epoch });
   const train = metrics.filter((m) => m.loss !== undefined);
   if (train.length) out["final train loss"] = train[train.length - 1]!.loss;
   const evals = metrics.filter((m) => m.evalLoss !== undefined);
   if (evals.length) {
     const best = evals.reduce((a, b) => (b.evalLoss! < a.evalLoss! ? b : a));
-    Object.assign(out, { "final validation loss": evals[evals.length - 1]!.evalLoss, "best validation loss": `${best.evalLoss} (step ${best.step})` });
+    Object.assign(out, { "final validation loss": evals[evals.length - 1]!.evalLoss, "best validation loss": `${Number(best.evalLoss!.toPrecision(4))} (step ${best.step})` });
   }
   const tps = metrics.flatMap((m) => (m.tokensPerSecond === undefined ? [] : [m.tokensPerSecond]));
   if (tps.length) out["mean tokens / s"] = tps.reduce((a, b) => a + b, 0) / tps.length;
@@ -87,33 +95,47 @@ function write(path: string, html: string): string {
 /** Writes dir/report.html and returns its path. */
 export function writeReport(dir: string, run: RunReport): string {
   const m = run.metrics;
-  const charts: [ChartSpec, string][] = [[lineChart("chart-loss", "loss", [series(m, "loss", "train"), series(m, "evalLoss", "validation", true)]), "Loss"]];
+  const charts: [ChartSpec, string][] = [[lineChart("chart-loss", "loss", [series(m, "loss", "train"), series(m, "evalLoss", "validation", { dashed: true })]), "Loss"]];
   for (const [field, title] of EXTRA_CHARTS) {
     const s = series(m, field, title);
     if (s.points.length > 0) charts.push([lineChart(`chart-${field}`, title, [s]), title[0]!.toUpperCase() + title.slice(1)]);
   }
   const body = [
-    ...charts.map(([spec, heading]) => chartBlock(spec, heading)),
     `<h2>Summary</h2>${keyValueTable(Object.entries(summarizeMetrics(m)))}`,
-    `<h2>Configuration</h2>${keyValueTable(Object.entries(run.config))}`,
+    `<h2>Settings</h2>${keyValueTable(Object.entries(run.config))}`,
+    ...charts.map(([spec, heading]) => chartBlock(spec, heading)),
   ].join("\n");
   return write(join(dir, "report.html"), page({ title: run.title, body, library: chartJsSource(), charts: charts.map(([s]) => s) }));
 }
 
-/** Writes one page comparing runs (train loss solid, validation dashed, one colour per run). */
-export function writeComparisonReport(path: string, report: ComparisonReport): string {
-  const lines: Series[] = [];
-  const colors: string[] = [];
-  report.runs.forEach((r, i) => {
-    for (const s of [series(r.metrics, "loss", `${r.name} train`), series(r.metrics, "evalLoss", `${r.name} validation`, true)]) {
-      if (s.points.length === 0) continue;
-      lines.push(s);
-      colors.push(colorOf(i));
-    }
+/** Each run's validation perplexity, from the baseline's at step 0, and the baseline as a level. */
+function perplexityChart(report: ComparisonReport): ChartSpec | null {
+  const lines: Series[] = report.runs.map((r, i) => {
+    const s = series(r.metrics, "evalLoss", `${r.name} validation`, { dashed: true, run: i });
+    const start = report.baseline ? [{ x: 0, y: report.baseline.evalLoss }] : [];
+    return { ...s, points: [...start, ...s.points].map((p) => ({ x: p.x, y: Math.exp(p.y) })) };
   });
-  const spec = lineChart("chart-loss", "loss", lines, colors);
+  if (lines.every((l) => l.points.length <= (report.baseline ? 1 : 0))) return null;
+  if (report.baseline) {
+    const last = Math.max(...report.runs.flatMap((r) => r.metrics.map((m) => m.step)));
+    const y = Math.exp(report.baseline.evalLoss);
+    lines.push({ label: report.baseline.name, points: [{ x: 0, y }, { x: last, y }], reference: true });
+  }
+  return lineChart("chart-perplexity", "validation perplexity", lines);
+}
+
+/** Writes one page comparing runs (each run its own colour, dashes and markers; validation with markers). */
+export function writeComparisonReport(path: string, report: ComparisonReport): string {
+  const lines = report.runs.flatMap((r, i) => [series(r.metrics, "loss", `${r.name} train`, { run: i }), series(r.metrics, "evalLoss", `${r.name} validation`, { dashed: true, run: i })]);
+  const charts: [ChartSpec, string][] = [[lineChart("chart-loss", "loss", lines), "Loss"]];
+  const perplexity = perplexityChart(report);
+  if (perplexity) charts.push([perplexity, "Validation perplexity"]);
   const keys = [...new Set(report.runs.flatMap((r) => Object.keys(r.summary)))];
   const table = gridTable(["run", ...keys], report.runs.map((r) => [r.name, ...keys.map((k) => r.summary[k])]));
-  const body = `${chartBlock(spec, "Loss")}\n<h2>Summary</h2>${table}`;
-  return write(path, page({ title: report.title, body, library: chartJsSource(), charts: [spec] }));
+  const body = [
+    `<h2>Summary</h2>${table}`,
+    ...(report.settings ? [`<h2>Settings</h2>${keyValueTable(Object.entries(report.settings))}`] : []),
+    ...charts.map(([spec, heading]) => chartBlock(spec, heading)),
+  ].join("\n");
+  return write(path, page({ title: report.title, body, library: chartJsSource(), charts: charts.map(([s]) => s) }));
 }

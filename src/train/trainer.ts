@@ -7,8 +7,8 @@
 // optimizer state are saved in each checkpoint, and every reduction is deterministic, so a run killed at
 // any point and resumed from its last checkpoint ends with the same bits as the uninterrupted run.
 
-import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { scope } from "../tensor/storage.ts";
 import { dropoutSeeds } from "../util/random.ts";
@@ -17,18 +17,20 @@ import { Tokenizer } from "../tokenizer/index.ts";
 import { AdamW, AdamW8bit, SGD, clipGradNorm, gradNorm, lrAt, type Optimizer, type Schedule } from "../optim/index.ts";
 import { nativeAddon } from "../backend/native/index.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { resolveArgs, type TrainingArgs } from "./args.ts";
+import { kebabKey, resolveArgs, type TrainingArgs } from "./args.ts";
 import { BatchStream } from "./batches.ts";
 import { latestCheckpoint, removeStaleTemps, listCheckpoints, restoreCheckpoint, rotateCheckpoints, saveCheckpoint, type TrainerState } from "./checkpoints.ts";
 import { loadDataset, collate, epochOrder, splitValidation, packExamples, type Example, type DataFormat } from "./data/index.ts";
 import { evaluate, type EvalResult } from "./evaluate.ts";
 import { planMemory } from "./memory-guard.ts";
 import { appendMetrics, metricRows, readMetrics, truncateMetrics, type MetricsLine } from "./metrics.ts";
-import { prepareModel, type TrainableModel } from "./model.ts";
+import { prepareModel, removeOtherResult, type TrainableModel } from "./model.ts";
 import { copyTokenizerFiles } from "../io/model-folder.ts";
 import { accumulateGradients } from "./step.ts";
 import { installProfiler } from "./profile.ts";
 import { writeReport } from "./report.ts";
+import { runSettings, runTitle } from "./report/settings.ts";
+import { checkModelFolder } from "../models/folder-check.ts";
 
 export class NonFiniteError extends Error {}
 /** The run was stopped through TrainInputs.signal; a checkpoint of the last finished step was written. */
@@ -84,6 +86,14 @@ export interface TrainInputs {
 
 export interface TrainResult {
   steps: number;
+  /** The step this run started from (0, or the checkpoint's step on a resume). */
+  startStep: number;
+  /** Wall time of this run's optimizer steps (evaluation not included). */
+  trainSeconds: number;
+  /** Wall time of this run's evaluations. */
+  evalSeconds: number;
+  /** Input tokens of this run's steps. */
+  tokens: number;
   /** Loss of the last step. */
   loss: number;
   evalLoss: number | null;
@@ -105,6 +115,9 @@ export class Trainer {
   readonly args: TrainingArgs;
   readonly metricsPath: string;
   #lastEval: EvalResult | null = null;
+  #timing = { trainSeconds: 0, evalSeconds: 0, tokens: 0 };
+  /** This run made the output folder (so a run that fails before writing anything removes it). */
+  #createdOut = false;
 
   constructor(
     args: Partial<TrainingArgs> & Pick<TrainingArgs, "model" | "data">,
@@ -116,8 +129,18 @@ export class Trainer {
   }
 
   async train(): Promise<TrainResult> {
+    try {
+      return await this.run();
+    } catch (e) {
+      if (this.#createdOut && existsSync(this.args.out) && readdirSync(this.args.out).length === 0) rmSync(this.args.out, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  private async run(): Promise<TrainResult> {
     const a = this.args;
     const run = await this.setup();
+    const startStep = run.state.step;
     const { tm, opt, stream, schedule } = run;
     let state = run.state;
     let last: StepInfo | null = null;
@@ -136,6 +159,8 @@ export class Trainer {
         return { loss, tokens, norm, lr: opt.lr, skipped: !finite };
       });
       const seconds = (performance.now() - t0) / 1000;
+      this.#timing.trainSeconds += seconds;
+      this.#timing.tokens += info.tokens;
       state = this.advance(state, stream, info.loss, info.tokens, seconds, info.skipped);
       last = this.stepInfo(state, schedule, stream, info, seconds);
       this.callbacks.onStep?.(last);
@@ -149,7 +174,15 @@ export class Trainer {
     }
     if (run.evalExamples.length > 0 && (a.evalEvery === 0 || state.step % a.evalEvery !== 0)) this.evaluate(run, state.step);
     this.saveFinal(run, state);
-    return { steps: state.step, loss: last?.loss ?? this.lastLoggedLoss(), evalLoss: this.#lastEval?.loss ?? null, out: a.out, metricsPath: this.metricsPath };
+    return {
+      steps: state.step,
+      startStep,
+      ...this.#timing,
+      loss: last?.loss ?? this.lastLoggedLoss(),
+      evalLoss: this.#lastEval?.loss ?? null,
+      out: a.out,
+      metricsPath: this.metricsPath,
+    };
   }
 
   // ---- setup ------------------------------------------------------------------------------------------
@@ -158,7 +191,10 @@ export class Trainer {
     const a = this.args;
     if (a.threads !== null) nativeAddon()?.setThreads(a.threads);
     installProfiler(); // PEFT_TS_PROFILE=1
+    if (!this.inputs.model) checkModelFolder(a.model);
     this.prepareOut();
+    const found = a.resume ? latestCheckpoint(a.out) : null;
+    if (found) this.checkChangedArgs(found.dir, found.args); // before anything is loaded
     const { examples, evalExamples, padId } = this.loadExamples();
     const tm = this.inputs.model ?? (await this.loadTrainable());
     if (this.inputs.model && a.gradientCheckpointing === true) tm.base.gradientCheckpointing = true;
@@ -179,6 +215,8 @@ export class Trainer {
   /** Clears leftovers of killed saves; refuses to mix a fresh run into a folder that holds checkpoints. */
   private prepareOut(): void {
     const a = this.args;
+    if (resolve(a.out) === resolve(a.model)) throw new TrainingSetupError(`--out ${a.out} is the model folder itself; choose another output folder`);
+    this.#createdOut = !existsSync(a.out);
     mkdirSync(a.out, { recursive: true });
     removeStaleTemps(a.out);
     if (!a.resume && listCheckpoints(a.out).length > 0) {
@@ -190,7 +228,7 @@ export class Trainer {
     const a = this.args;
     const needTokenizer = !this.inputs.examples || this.inputs.padId === undefined || (a.evalData !== null && !this.inputs.evalExamples);
     const tok = needTokenizer ? Tokenizer.fromDir(a.model) : null;
-    const opts = { maxSeqLen: a.maxSeqLen, format: a.format as DataFormat | "auto", trainOnPrompt: a.trainOnPrompt, addEos: true, onInfo: this.callbacks.onLog };
+    const opts = { maxSeqLen: a.maxSeqLen, format: a.format as DataFormat | "auto", trainOnPrompt: a.trainOnPrompt, system: a.system, addEos: true, onInfo: this.callbacks.onLog };
     let examples = this.inputs.examples ?? loadDataset(a.data, tok!, opts);
     let evalExamples = this.inputs.evalExamples ?? (a.evalData !== null ? loadDataset(a.evalData, tok!, opts) : []);
     if (!this.inputs.evalExamples && a.valSplit > 0) ({ train: examples, eval: evalExamples } = splitValidation(examples, a.valSplit, a.seed));
@@ -228,7 +266,6 @@ export class Trainer {
       rmSync(this.metricsPath, { force: true });
       return fresh;
     }
-    this.warnChangedArgs(found.args);
     restoreCheckpoint(found.dir, tm, opt);
     stream.position = { epoch: found.state.epoch, batchInEpoch: found.state.batchInEpoch };
     dropoutSeeds.position = found.state.dropoutPosition;
@@ -238,11 +275,19 @@ export class Trainer {
     return found.state;
   }
 
-  /** Args that change what a resumed run computes: a difference means it will not match the original. */
-  private warnChangedArgs(saved: Partial<TrainingArgs>): void {
-    const keys: (keyof TrainingArgs)[] = ["model", "data", "method", "lr", "batchSize", "gradAccum", "maxSeqLen", "seed", "scheduler", "warmupSteps", "maxSteps", "epochs", "optimizer", "weightDecay", "maxGradNorm", "loraR", "loraAlpha"];
-    const changed = keys.filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(this.args[k]));
-    if (changed.length > 0) this.callbacks.onLog?.(`warning: resuming with changed ${changed.join(", ")}; the run will differ from the original`);
+  /**
+   * Args that change what a resumed run computes: a difference means it will not match the original, so
+   * it is refused, naming each change, unless allowChangedArgs says it is meant.
+   */
+  private checkChangedArgs(dir: string, saved: Partial<TrainingArgs>): void {
+    const keys: (keyof TrainingArgs)[] = ["model", "data", "method", "lr", "batchSize", "gradAccum", "maxSeqLen", "seed", "scheduler", "warmupSteps", "maxSteps", "epochs", "optimizer", "weightDecay", "maxGradNorm", "loraR", "loraAlpha", "format", "system", "pack", "trainOnPrompt"];
+    const changed = keys.filter((k) => k in saved && JSON.stringify(saved[k]) !== JSON.stringify(this.args[k]));
+    if (changed.length === 0) return;
+    const list = changed.map((k) => `${kebabKey(k)} ${JSON.stringify(saved[k])} → ${JSON.stringify(this.args[k])}`).join(", ");
+    if (!this.args.allowChangedArgs) {
+      throw new TrainingSetupError(`--resume: ${dir} was trained with other settings (${list}); pass --allow-changed-args to continue with the new ones, or choose another --out for a fresh run`);
+    }
+    this.callbacks.onLog?.(`resuming with changed settings (${list}); the run will differ from an uninterrupted one`);
   }
 
   // ---- per step -----------------------------------------------------------------------------------------
@@ -308,7 +353,9 @@ export class Trainer {
   private evaluate(run: Run, step: number): void {
     if (run.evalExamples.length === 0) return;
     const seeds = dropoutSeeds.position;
+    const t0 = performance.now();
     const r = evaluate(run.tm.net, run.evalExamples, { batchSize: this.args.batchSize, padId: run.padId });
+    this.#timing.evalSeconds += (performance.now() - t0) / 1000;
     dropoutSeeds.position = seeds;
     this.#lastEval = r;
     appendMetrics(this.metricsPath, { step, epoch: round(run.stream.epochProgress, 4), eval_loss: r.loss, eval_perplexity: r.perplexity });
@@ -331,7 +378,7 @@ export class Trainer {
   private writeRunReport(out: string): void {
     const metrics = metricRows(readMetrics(this.metricsPath));
     try {
-      writeReport(out, { title: `${this.args.method} fine-tuning of ${this.args.model}`, config: { ...this.args }, metrics });
+      writeReport(out, { title: runTitle(this.args), config: runSettings(this.args), metrics });
     } catch (e) {
       this.callbacks.onLog?.(`report.html not written: ${(e as Error).message}`);
     }
@@ -347,6 +394,9 @@ export class Trainer {
   private saveFinal(run: Run, state: TrainerState): void {
     const out = this.args.out;
     run.tm.saveWeights(out);
+    // a folder holds one result: what an earlier run of the other kind left would shadow this one
+    const removed = removeOtherResult(out, run.tm.method);
+    if (removed.length > 0) this.callbacks.onLog?.(`${out}: removed ${removed.join(", ")} of an earlier run (an output folder holds one result)`);
     if (existsSync(join(this.args.model, "tokenizer.json")) || existsSync(join(this.args.model, "tokenizer_config.json"))) copyTokenizerFiles(this.args.model, out);
     writeFileAtomic(join(out, "training_args.json"), `${JSON.stringify(this.args, null, 2)}\n`);
     writeFileAtomic(join(out, "trainer_state.json"), `${JSON.stringify({ version: 1, final: true, ...state }, null, 2)}\n`);

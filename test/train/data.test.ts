@@ -183,7 +183,7 @@ describe("truncation", () => {
 describe("malformed lines name the file and line", () => {
   const cases: [string, (object | string)[], RegExp][] = [
     ["bad JSON", [{ text: "ok" }, "{not json"], /:2: not valid JSON/],
-    ["not an object", [[1, 2]], /:1: not a JSON object/],
+    ["not an object", [{ text: "ok" }, [1, 2]], /:2: not a JSON object/],
     ["unknown shape", [{ question: "q", answer: "a" }], /:1: no known shape/],
     ["ambiguous shape", [{ prompt: "p", completion: "c", messages: [] }], /:1: ambiguous shape/],
     ["wrong field type", [{ prompt: "p", completion: 3 }], /:1: prompt-completion: "completion" must be a string/],

@@ -1,7 +1,7 @@
 // The training reports, opened in headless Chromium: the charts exist with the expected datasets and
 // point counts, the curves are actually drawn (canvas pixels at the plotted points are inked), the page
-// opens offline without errors, and run-supplied text is escaped. Chromium is required: CI installs it
-// (.ci/run); without it these tests fail and say how to install it.
+// opens offline without errors, and run-supplied text is escaped. The browser comes from a dev
+// dependency (test/browser.ts), so these checks run wherever `npm ci` ran.
 
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
@@ -9,11 +9,9 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { launchBrowser } from "../browser.ts";
 import { writeReport, writeComparisonReport, summarizeMetrics, type MetricRow } from "../../src/train/report.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 const tmp = fs.mkdtempSync(join(tmpdir(), "peft-ts-report-"));
 let context: BrowserContext | null = null;
@@ -23,19 +21,7 @@ after(async () => {
 });
 
 async function browser(): Promise<BrowserContext> {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is needed to check the reports and is not at ${CHROMIUM}. Install it with: apt-get update && apt-get install -y --no-install-recommends chromium (CI's .ci/run does this)`);
-  }
-  // A fresh profile per run, so nothing cached or synced from another session takes part.
-  context ??= await chromium.launchPersistentContext(fs.mkdtempSync(join(tmp, "profile-")), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1200, height: 900 },
-  });
-  // tsx compiles this file with esbuild's keepNames, which wraps the functions passed to page.evaluate
-  // in __name(fn, "name"); the page needs that helper to run them.
-  await context.addInitScript("globalThis.__name = (fn) => fn;");
+  context ??= await launchBrowser(tmp);
   return context;
 }
 
@@ -178,7 +164,7 @@ describe("comparison report", () => {
     const { page, charts, errors, external } = await open(path);
     assert.deepEqual(errors, []);
     assert.deepEqual(external, []);
-    assert.equal(charts.length, 1);
+    assert.deepEqual(charts.map((c) => c.id), ["chart-loss", "chart-perplexity"]);
     assertDrawn(charts[0]!, {
       "full train": 30, "full validation": 3,
       "lora train": 30, "lora validation": 3,
@@ -186,7 +172,7 @@ describe("comparison report", () => {
     });
     const rows = await page.locator("table.grid tr").allInnerTexts();
     assert.equal(rows.length, 4);
-    assert.match(rows[0]!, /^run\tsteps\tepochs\tfinal train loss/);
+    assert.match(rows[0]!, /^run\tsteps\tepochs done\tfinal train loss/);
     assert.match(rows[3]!, /^qlora\t30\t1\t/);
     await page.close();
   });

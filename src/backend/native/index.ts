@@ -28,7 +28,7 @@ export function nativeAddon(): NativeAddon | null {
 }
 
 export function loadNativeBackend(): Backend | Error {
-  if (!existsSync(addonPath)) return new Error(`${addonPath} not built (run npm run build:native)`);
+  if (!existsSync(addonPath)) return new Error(`${addonPath} not built (in a clone: npm run build:native; where peft-ts is installed: npm rebuild peft-ts --foreground-scripts)`);
   try {
     addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
   } catch (e) {

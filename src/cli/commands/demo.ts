@@ -4,6 +4,7 @@ import { Option, type Command } from "commander";
 import { runDemo } from "../../demo/run.ts";
 import { runWorker, type WorkerJob } from "../../demo/worker.ts";
 import { backend } from "../../backend/index.ts";
+import { parseNumberFlag } from "../numbers.ts";
 
 interface DemoCliOptions {
   out: string;
@@ -27,8 +28,8 @@ export function register(program: Command): void {
         await runWorker(JSON.parse(o.worker) as WorkerJob, (line) => process.stdout.write(`  ${line}\n`));
         return;
       }
-      const steps = Number(o.steps);
-      if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${o.steps}`);
+      const steps = parseNumberFlag("demo: --steps", o.steps, { integer: true, min: 1 });
+      const seed = parseNumberFlag("demo: --seed", o.seed, { integer: true });
       // The reference backend is about 100 times slower: the demo's minutes would become hours.
       if (backend().name === "js" && !o.allowSlow) {
         throw new Error(
@@ -37,6 +38,6 @@ export function register(program: Command): void {
             "or pass --allow-slow to run on the TypeScript backend, which takes hours",
         );
       }
-      runDemo({ out: o.out, steps, seed: Number(o.seed) });
+      runDemo({ out: o.out, steps, seed });
     });
 }

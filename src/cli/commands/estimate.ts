@@ -5,11 +5,12 @@
 
 import { Command, Option, InvalidArgumentError } from "commander";
 import { loadConfig } from "../../models/load.ts";
-import { presetConfig, PRESETS } from "../../models/presets.ts";
+import { presetConfig, presetName, PRESETS } from "../../models/presets.ts";
 import { formatBytes } from "../../util/format.ts";
 import { fitMemory, formatEstimate, frozenDtype, availableMemoryBytes, METHODS, type EstimateOptimizer, type FitPlan, type MemoryEstimate, type Method } from "../../memory/index.ts";
 import { memoryMargin } from "../../train/memory-guard.ts";
 import type { ModelConfig } from "../../models/index.ts";
+import { DEFAULT_ARGS } from "../../train/args.ts";
 
 interface EstimateCliOptions {
   model?: string;
@@ -67,7 +68,7 @@ function advice(plan: FitPlan): string | null {
 }
 
 function describe(o: EstimateCliOptions, config: ModelConfig): string {
-  const what = o.model ?? `preset ${o.preset}${o.layers !== undefined ? ` (${o.layers} layers)` : ""}`;
+  const what = o.model ?? `preset ${presetName(o.preset!) ?? o.preset}${o.layers !== undefined ? ` (${o.layers} layers)` : ""}`;
   const frozen = o.baseDtype ?? `float32 (LoRA), ${frozenDtype("qlora", null, config)} (QLoRA's embedding and head)`;
   const ckpt = o.gradientCheckpointing ? ", gradient checkpointing" : "";
   return `${what}: ${config.architecture}, batch ${o.batch} × ${o.seq} tokens, LoRA r=${o.r}, ${o.optimizer}, frozen weights ${frozen}${ckpt}`;
@@ -109,12 +110,12 @@ export function register(program: Command): void {
     .command("estimate")
     .description("estimate the memory of a training step (full fine-tuning vs LoRA vs QLoRA) and whether it fits this machine")
     .option("--model <path>", "a Hugging Face model folder or its config.json")
-    .addOption(new Option("--preset <name>", "a built-in model shape").choices(Object.keys(PRESETS)))
+    .option("--preset <name>", `a published model shape, in any case: ${Object.keys(PRESETS).join(", ")}`)
     .option("--layers <n>", "override the preset's number of layers", positiveInt)
     .addOption(new Option("--method <method>", "which method to estimate").choices([...METHODS, "all"]).default("all"))
-    .option("--batch <B>", "sequences per step", positiveInt, 1)
-    .option("--seq <T>", "tokens per sequence", positiveInt, 256)
-    .option("--r <rank>", "LoRA rank", positiveInt, 16)
+    .option("--batch <B>", "sequences per step (train's --batch-size)", positiveInt, DEFAULT_ARGS.batchSize)
+    .option("--seq <T>", "tokens per sequence (train's --max-seq-len)", positiveInt, DEFAULT_ARGS.maxSeqLen)
+    .option("--r <rank>", "LoRA rank (train's --r)", positiveInt, DEFAULT_ARGS.loraR)
     .option("--gradient-checkpointing", "recompute each layer's activations in backward", false)
     .addOption(
       new Option("--base-dtype <dtype>", "how frozen weights are held (default: float32 for LoRA, as stored for QLoRA's embedding and head)").choices([

@@ -1,17 +1,15 @@
 // peft-ts eval: loss and perplexity of a model (optionally with a LoRA adapter) on a data file, the
 // token-weighted mean cross-entropy over every target token in the file.
 
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { Tokenizer } from "../../tokenizer/index.ts";
 import { loadForInference } from "../../train/model.ts";
 import { evaluate } from "../../train/evaluate.ts";
-import { loadDataset, type DataFormat } from "../../train/data/index.ts";
-
-function posInt(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`eval: ${flag} must be a positive integer, got "${v}"`);
-  return n;
-}
+import { DATA_FORMATS, loadDataset, type DataFormat } from "../../train/data/index.ts";
+import { DEFAULT_ARGS } from "../../train/args.ts";
+import { checkAdapterFolder, checkModelFolder } from "../../models/folder-check.ts";
+import { DATA_HELP } from "./data.ts";
+import { parseNumberFlag } from "../numbers.ts";
 
 export function register(program: Command): void {
   program
@@ -19,17 +17,20 @@ export function register(program: Command): void {
     .description("loss and perplexity of a model (and adapter) on a data file")
     .requiredOption("--model <dir>", "Hugging Face model folder")
     .option("--adapter <dir>", "PEFT adapter folder to apply")
-    .requiredOption("--data <file>", "data file (same formats as train)")
-    .option("--format <name>", "dataset format (default: auto-detected)", "auto")
+    .requiredOption("--data <file>", `data file, as train reads it: ${DATA_HELP}`)
+    .addOption(new Option("--format <name>", "record format; auto detects it per record").choices(["auto", ...DATA_FORMATS]).default("auto"))
+    .option("--system <text>", "system message put first in chat records that have none, as train --system does")
     .option("--train-on-prompt", "score prompt tokens too")
-    .option("--max-seq-len <n>", "truncate examples to this many tokens", "2048")
-    .option("--batch-size <n>", "examples per batch", "4")
+    .option("--max-seq-len <n>", "truncate examples to this many tokens, as train does", String(DEFAULT_ARGS.maxSeqLen))
+    .option("--batch-size <n>", "examples per batch", String(DEFAULT_ARGS.batchSize))
     .option("--json", 'print {"loss", "perplexity", "tokens", "examples"}')
-    .action(async (f: { model: string; adapter?: string; data: string; format: string; trainOnPrompt?: boolean; maxSeqLen: string; batchSize: string; json?: boolean }) => {
-      const maxSeqLen = posInt("--max-seq-len", f.maxSeqLen);
-      const batchSize = posInt("--batch-size", f.batchSize);
+    .action(async (f: { model: string; adapter?: string; data: string; format: string; system?: string; trainOnPrompt?: boolean; maxSeqLen: string; batchSize: string; json?: boolean }) => {
+      const maxSeqLen = parseNumberFlag("eval: --max-seq-len", f.maxSeqLen, { integer: true, min: 2 });
+      const batchSize = parseNumberFlag("eval: --batch-size", f.batchSize, { integer: true, min: 1 });
+      checkModelFolder(f.model);
+      if (f.adapter !== undefined) checkAdapterFolder(f.adapter);
       const tok = Tokenizer.fromDir(f.model);
-      const examples = loadDataset(f.data, tok, { maxSeqLen, format: f.format as DataFormat | "auto", trainOnPrompt: f.trainOnPrompt ?? false, addEos: true });
+      const examples = loadDataset(f.data, tok, { maxSeqLen, format: f.format as DataFormat | "auto", trainOnPrompt: f.trainOnPrompt ?? false, system: f.system ?? null, addEos: true });
       if (examples.length === 0) throw new Error(`eval: ${f.data} holds no examples`);
       const model = await loadForInference(f.model, f.adapter);
       const padId = tok.padTokenId ?? tok.eosTokenId ?? 0;

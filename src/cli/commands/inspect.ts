@@ -8,6 +8,8 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { loadConfig } from "../../models/index.ts";
 import { CheckpointReader } from "../../io/checkpoint.ts";
+import { bitsPerWeight, bnbStoredPart, describeStoredBits } from "../../quant/footprint.ts";
+import { checkModelFolder } from "../../models/folder-check.ts";
 
 export interface Inspection {
   dir: string;
@@ -30,13 +32,15 @@ export interface Inspection {
   quantization: string | null;
   /** Stored bytes over parameters, the whole checkpoint. */
   bytes_per_parameter: number;
-  /** The same over the quantized linear layers only (codes, scales, quant state), or null. */
+  /** Bytes per weight of the quantized linear layers, codes and block scales (see bitsPerWeight), or null. */
   quantized_bytes_per_parameter: number | null;
+  /** The same in bits: the figure `quantize` prints. */
+  quantized_bits_per_weight: number | null;
+  /** The quantized layers' per-layer tables (code books, quant state): on disk, not per weight. */
+  quantized_table_bytes: number;
 }
 
 const U8_KINDS = new Set(["U8", "I8"]);
-/** bitsandbytes' per-layer quantization state saved beside a packed `.weight`. */
-const QUANT_SIDE = /\.weight\.(absmax|quant_map|nested_absmax|nested_quant_map|quant_state\..*)$|\.(SCB|weight_format)$/;
 
 export function inspectModel(dir: string): Inspection {
   const c = loadConfig(dir);
@@ -44,7 +48,7 @@ export function inspectModel(dir: string): Inspection {
   const dtypes: Record<string, number> = {};
   let parameters = 0;
   let tensorBytes = 0;
-  const quant = { params: 0, bytes: 0 };
+  const quant = { params: 0, bytes: 0, tables: 0 };
   try {
     for (const name of reader.names()) {
       const e = reader.entry(name);
@@ -52,9 +56,10 @@ export function inspectModel(dir: string): Inspection {
       dtypes[e.dtype] = (dtypes[e.dtype] ?? 0) + n;
       tensorBytes += e.end - e.begin;
       // packed 4-bit weights hold two parameters per byte; their quant-state side tensors are not parameters
-      const side = QUANT_SIDE.exec(name);
+      const side = bnbStoredPart(name);
       if (side) {
-        quant.bytes += e.end - e.begin;
+        if (side === "scales") quant.bytes += e.end - e.begin;
+        else quant.tables += e.end - e.begin;
         continue;
       }
       const packed = c.quantizationConfig !== null && U8_KINDS.has(e.dtype) && name.endsWith(".weight");
@@ -92,6 +97,8 @@ export function inspectModel(dir: string): Inspection {
     quantization: q ? String(q.quant_method ?? "unknown") + (is4bit(q) ? ` ${String(q.bnb_4bit_quant_type ?? "nf4")}` : "") : null,
     bytes_per_parameter: parameters > 0 ? tensorBytes / parameters : 0,
     quantized_bytes_per_parameter: quant.params > 0 ? quant.bytes / quant.params : null,
+    quantized_bits_per_weight: quant.params > 0 ? bitsPerWeight(quant.bytes, quant.params) : null,
+    quantized_table_bytes: quant.tables,
   };
 }
 
@@ -118,7 +125,9 @@ export function formatInspection(i: Inspection): string {
   ];
   if (i.quantization) rows.push(["quantization", i.quantization]);
   rows.push(["bytes / parameter", i.bytes_per_parameter.toFixed(3)]);
-  if (i.quantized_bytes_per_parameter !== null) rows.push(["quantized layers", `${i.quantized_bytes_per_parameter.toFixed(4)} bytes / parameter (${(8 * i.quantized_bytes_per_parameter).toFixed(3)} bits)`]);
+  if (i.quantized_bits_per_weight !== null) {
+    rows.push(["quantized layers", describeStoredBits(i.quantized_bits_per_weight, i.quantized_table_bytes)]);
+  }
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n");
 }
@@ -130,6 +139,7 @@ export function register(program: Command): void {
     .argument("<dir>", "Hugging Face model folder")
     .option("--json", "print JSON")
     .action((dir: string, opts: { json?: boolean }) => {
+      checkModelFolder(dir, "inspect");
       const i = inspectModel(dir);
       process.stdout.write(opts.json ? `${JSON.stringify(i)}\n` : `${formatInspection(i)}\n`);
     });

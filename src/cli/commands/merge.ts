@@ -7,6 +7,7 @@
 import { Command, Option } from "commander";
 import { loadModel } from "../../models/load.ts";
 import { loadPeftModel, saveMergedModel, type ExportDtype } from "../../peft/index.ts";
+import { checkAdapterFolder, checkModelFolder } from "../../models/folder-check.ts";
 
 interface MergeCliOptions {
   model: string;
@@ -16,6 +17,8 @@ interface MergeCliOptions {
 }
 
 export function runMerge(o: MergeCliOptions): void {
+  checkModelFolder(o.model);
+  checkAdapterFolder(o.adapter);
   const model = loadModel(o.model, { dtype: "auto" });
   const dtype: ExportDtype = o.dtype ?? (model.config.dtype === "bfloat16" ? "bfloat16" : "float32");
   const peft = loadPeftModel(model, o.adapter, { isTrainable: false });

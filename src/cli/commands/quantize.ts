@@ -5,10 +5,11 @@
 import { Command, Option } from "commander";
 import { loadModel } from "../../models/load.ts";
 import { saveQuantizedModel } from "../../quant/save.ts";
-import { heldBytes } from "../../quant/index.ts";
 import { QuantizedTensor, type QuantType } from "../../quant/types.ts";
-import { weightFootprint, formatFootprint } from "../../quant/footprint.ts";
-import { formatBytes } from "../../util/format.ts";
+import { weightFootprint, formatFootprint, describeStoredBits } from "../../quant/footprint.ts";
+import { inspectModel } from "./inspect.ts";
+import { parseNumberFlag } from "../numbers.ts";
+import { checkModelFolder } from "../../models/folder-check.ts";
 
 interface QuantizeCliOptions {
   model: string;
@@ -20,16 +21,18 @@ interface QuantizeCliOptions {
 }
 
 export function runQuantize(o: QuantizeCliOptions): void {
-  const blockSize = Number(o.blockSize);
-  if (!Number.isInteger(blockSize) || blockSize < 2) throw new Error(`--block-size must be an integer ≥ 2, got ${o.blockSize}`);
+  const blockSize = parseNumberFlag("quantize: --block-size", o.blockSize, { integer: true, min: 2 });
+  checkModelFolder(o.model);
   const model = loadModel(o.model, {
     dtype: "auto",
     quantization: { type: o.quantType, doubleQuant: o.doubleQuant, blockSize, computeDtype: o.computeDtype },
   });
   saveQuantizedModel(model, o.model, o.out, { computeDtype: o.computeDtype });
   const layers = model.namedParameters().filter(([, p]) => p instanceof QuantizedTensor);
-  const bytes = layers.reduce((s, [, p]) => s + heldBytes(p as QuantizedTensor), 0);
-  process.stdout.write(`quantized ${layers.length} linear layers to ${o.quantType} (${formatBytes(bytes)}); wrote ${o.out}\n`);
+  // the figure inspect prints for the folder, from the files as written
+  const stored = inspectModel(o.out);
+  process.stdout.write(`quantized ${layers.length} linear layers to ${o.quantType}; wrote ${o.out}\n`);
+  if (stored.quantized_bits_per_weight !== null) process.stdout.write(`${describeStoredBits(stored.quantized_bits_per_weight, stored.quantized_table_bytes)}\n`);
   process.stdout.write(formatFootprint(weightFootprint(model)));
 }
 

@@ -1,8 +1,9 @@
-// A JSONL training file → tokenized examples.
+// A training file → tokenized examples.
 //
-// One JSON object per line (formats.ts); blank lines are skipped; any malformed line stops the load
-// with an error naming the file and line (bad JSON, unknown or ambiguous shape, wrong field types, empty
-// completion or assistant turn, unknown role, a template that refuses the messages).
+// JSONL: one JSON object per line (formats.ts), blank lines skipped; or a JSON array of such objects (a
+// file whose first character is "[", as alpaca_data.json ships). Any malformed record stops the load with
+// an error naming the file and line (or array index): bad JSON, unknown or ambiguous shape, wrong field
+// types, empty completion or assistant turn, unknown role, a template that refuses the messages.
 //
 // format "auto" detects each line's shape. Shapes may be mixed in one file only when they agree on what
 // is learned: text lines (loss on every token) cannot be mixed with prompt-completion, alpaca and chat
@@ -26,6 +27,41 @@ export interface LoadDatasetOptions {
   addEos?: boolean;
   /** Where the summary of truncated and dropped examples goes (default: stderr). */
   onInfo?: (message: string) => void;
+  /** A system message put first in chat records that have none. */
+  system?: string | null;
+  /** Called for each record in order: what training will see of it (null when it was dropped). */
+  onRecord?: (r: { where: string; format: DataFormat; example: Example | null; truncated: boolean }) => void;
+}
+
+/** One record of a file before its shape is checked: a JSONL line's text or a JSON array's element. */
+export type RawRecord = { where: string; position: number } & ({ line: string } | { value: unknown });
+
+/** The records of a JSONL file or a JSON array file, in order. */
+export function readRecords(path: string, text: string): RawRecord[] {
+  const body = text.replace(/^\uFEFF/, "");
+  const lines = body.split("\n").flatMap((raw, index) => {
+    const line = raw.replace(/\r$/, "");
+    return line.trim() === "" ? [] : [{ where: `${path}:${index + 1}`, line, position: index + 1 }];
+  });
+  if (!body.trimStart().startsWith("[")) return lines;
+  let list: unknown;
+  try {
+    list = JSON.parse(body);
+  } catch (e) {
+    if (lines.length > 1 && isJson(lines[0]!.line)) return lines; // JSONL whose first record is (wrongly) an array
+    throw new DataError(`${path}: starts with "[" but is not a valid JSON array: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(list)) throw new DataError(`${path}: not a JSON array`);
+  return list.map((value: unknown, i) => ({ where: `${path}: record ${i + 1} of the array`, value, position: i + 1 }));
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** What the loss learns, by format: mixing is allowed within a kind only. */
@@ -36,10 +72,10 @@ const KIND: Record<DataFormat, "every token" | "answers only"> = {
   alpaca: "answers only",
 };
 
-function parseLine(line: string, format: DataFormat | "auto"): { format: DataFormat; obj: Record<string, unknown> } {
+function parseLine(record: RawRecord, format: DataFormat | "auto"): { format: DataFormat; obj: Record<string, unknown> } {
   let json: unknown;
   try {
-    json = JSON.parse(line);
+    json = "line" in record ? JSON.parse(record.line) : record.value;
   } catch (e) {
     throw new LineError(`not valid JSON: ${(e as Error).message}`);
   }
@@ -76,18 +112,15 @@ export function loadDataset(path: string, tokenizer: DataTokenizer, opts: LoadDa
   } catch (e) {
     throw new DataError(`${path}: cannot read: ${(e as Error).message}`);
   }
-  const tokenizeOptions = { trainOnPrompt: opts.trainOnPrompt ?? false, eos: (opts.addEos ?? true) ? tokenizer.eosTokenId : null };
+  const tokenizeOptions = { trainOnPrompt: opts.trainOnPrompt ?? false, eos: (opts.addEos ?? true) ? tokenizer.eosTokenId : null, system: opts.system ?? null };
   const examples: Example[] = [];
   let first: { format: DataFormat; line: number } | null = null;
   let truncated = 0;
   let dropped = 0;
-  for (const [index, raw] of text.replace(/^\uFEFF/, "").split("\n").entries()) {
-    const line = raw.replace(/\r$/, "");
-    if (line.trim() === "") continue;
-    const where = `${path}:${index + 1}`;
+  for (const record of readRecords(path, text)) {
     try {
-      const { format, obj } = parseLine(line, opts.format ?? "auto");
-      first ??= { format, line: index + 1 };
+      const { format, obj } = parseLine(record, opts.format ?? "auto");
+      first ??= { format, line: record.position };
       if (KIND[format] !== KIND[first.format]) {
         throw new LineError(`${format} line (loss on ${KIND[format]}) mixed with ${first.format} lines such as line ${first.line} (loss on ${KIND[first.format]}); use one kind per file`);
       }
@@ -95,15 +128,17 @@ export function loadDataset(path: string, tokenizer: DataTokenizer, opts: LoadDa
       const t = tokenizeRecord(tokenizer, parseRecord(obj, format), tokenizeOptions);
       const { example, truncated: cut } = toExample(t.ids, t.labels, opts.maxSeqLen);
       if (cut) truncated++;
-      if (hasTarget(example.labels)) examples.push(example);
+      const kept = hasTarget(example.labels);
+      if (kept) examples.push(example);
       else dropped++;
+      opts.onRecord?.({ where: record.where, format, example: kept ? example : null, truncated: cut });
     } catch (e) {
       if (e instanceof DataError) throw e;
-      throw new DataError(`${where}: ${(e as Error).message}`);
+      throw new DataError(`${record.where}: ${(e as Error).message}`);
     }
   }
   const total = examples.length + dropped;
-  if (total === 0) throw new DataError(`${path}: no examples (the file has no non-blank lines)`);
+  if (total === 0) throw new DataError(`${path}: no examples (the file has no records)`);
   if (truncated > 0 || dropped > 0) {
     const notes = [`${truncated} of ${total} examples truncated to ${opts.maxSeqLen} tokens`];
     if (dropped > 0) notes.push(`${dropped} dropped: nothing left to learn within ${opts.maxSeqLen} tokens`);

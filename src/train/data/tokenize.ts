@@ -23,6 +23,8 @@ export interface TokenizeOptions {
   trainOnPrompt: boolean;
   /** The eos id to append, or null not to. */
   eos: number | null;
+  /** A system message put first in chat records that have none. */
+  system?: string | null;
 }
 
 interface Tokens {
@@ -45,6 +47,11 @@ function chat(tok: DataTokenizer, messages: ChatMessage[], eos: number | null): 
   return { ids, labels, hasEos: eos !== null && ids.slice(s, e).includes(eos) };
 }
 
+/** The messages with `system` put first, unless there is none to add or they open with a system turn. */
+export function withSystem(messages: ChatMessage[], system: string | null): ChatMessage[] {
+  return system === null || messages[0]?.role === "system" ? messages : [{ role: "system", content: system }, ...messages];
+}
+
 export function tokenizeRecord(tok: DataTokenizer, r: DataRecord, o: TokenizeOptions): Tokens {
   let t: Tokens;
   let hasEos = false;
@@ -61,7 +68,7 @@ export function tokenizeRecord(tok: DataTokenizer, r: DataRecord, o: TokenizeOpt
       t = promptCompletion(tok, alpacaPrompt(r.instruction, r.input), r.output);
       break;
     case "chat":
-      ({ hasEos, ...t } = chat(tok, r.messages, o.eos));
+      ({ hasEos, ...t } = chat(tok, withSystem(r.messages, o.system ?? null), o.eos));
       break;
   }
   if (o.eos !== null && !hasEos && t.ids[t.ids.length - 1] !== o.eos) {

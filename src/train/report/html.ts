@@ -11,9 +11,20 @@ export function jsonForScript(value: unknown): string {
   return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
+/**
+ * Numbers as a person reads them: integers with thousands separators (1,311,872), others to four
+ * significant digits (904.4, 2.346, 0.0123), tiny ones in exponent form (2.00e-5); lists comma-joined.
+ */
 export function formatValue(v: unknown): string {
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) return String(v);
+    if (Number.isInteger(v)) return v.toLocaleString("en-US");
+    if (Math.abs(v) < 1e-3) return v.toExponential(2);
+    return Number(v.toPrecision(4)).toLocaleString("en-US", { maximumFractionDigits: 20 });
+  }
   if (typeof v === "string") return v;
+  if (v === null || v === undefined) return "—";
+  if (Array.isArray(v) && v.every((x) => typeof x !== "object")) return v.join(", ");
   return JSON.stringify(v) ?? String(v);
 }
 
@@ -38,6 +49,7 @@ table { border-collapse: collapse; margin: 0.5rem 0; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
 table.kv th { background: #f6f6f6; font-weight: 600; }
 table.grid th { background: #f6f6f6; }
+table.grid td:first-child { white-space: nowrap; }
 td { font-variant-numeric: tabular-nums; white-space: pre-wrap; word-break: break-word; }
 `;
 
