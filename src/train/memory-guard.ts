@@ -45,8 +45,9 @@ export function planMemory(
   const fit = fitMemory(options(gc), budget);
   const estimate = fit.estimate;
   const loraPart = a.method === "full" ? "" : `, LoRA r=${a.loraR}`;
-  const frozen = a.method === "full" ? "float32" : options(gc).baseDtype;
-  const heading = `Memory estimate for this run (${a.method}, batch ${a.batchSize} × ${a.maxSeqLen} tokens${loraPart}, ${a.optimizer}, frozen weights ${frozen}${gc ? ", gradient checkpointing" : ""}):`;
+  const tables = a.quantizeEmbeddings ?? options(gc).baseDtype;
+  const frozen = a.method === "full" ? "" : a.method === "qlora" ? `, NF4 layers, ${tables} embedding and head` : `, frozen base ${options(gc).baseDtype}${a.quantizeEmbeddings ? ` (${tables} embedding and head)` : ""}`;
+  const heading = `Memory estimate for this run (${a.method}, batch ${a.batchSize} × ${a.maxSeqLen} tokens${loraPart}, ${a.optimizer}${frozen}${gc ? ", gradient checkpointing" : ""}):`;
   const verdict = fit.fits ? "fits" : "does not fit";
   const why = a.gradientCheckpointing === "auto" && gc ? "; gradient checkpointing switched on because the run would not fit without it" : "";
   const text =
