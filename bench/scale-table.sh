@@ -22,8 +22,17 @@ WARMUP=${WARMUP:-1}
 SEQ=${SEQ:-512}
 SHARD_MB=${SHARD_MB:-4768}
 MAX_MIB=${MAX_MIB:-}
-WORK=${WORK:-$(mktemp -d)}
 OUT=$(mktemp -d)
+made_work=""
+[ -n "${WORK:-}" ] || { WORK=$(mktemp -d); made_work=$WORK; }
+# On any exit: the JSON scratch, and unless KEEP=1 the checkpoints written (an 8B one is 15 GiB).
+cleanup() {
+  rm -rf "$OUT"
+  [ "${KEEP:-0}" = 1 ] && return
+  for p in $PRESETS; do rm -rf "${WORK:?}/$p"; done
+  [ -n "$made_work" ] && rmdir "$made_work" 2>/dev/null || true
+}
+trap cleanup EXIT
 PEFT=(node bin/peft-ts.js)
 layer_flag=()
 [ -n "$LAYERS" ] && layer_flag=(--layers "$LAYERS")
@@ -88,4 +97,3 @@ echo
 echo "| shape | checkpoint | held as | held (MiB) | largest tensor (MiB) | peak rise (MiB) | bound (MiB) | rise / bound | load s | MiB/s |"
 echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${load_rows[@]}"
-rm -rf "$OUT"
