@@ -25,6 +25,9 @@ AttentionArgs read_args(const Napi::CallbackInfo& info, size_t i, const char* op
   a.causal = bool_arg(info, i + 7);
   a.kv_row_stride = size_arg(info, i + 9, op);
   a.kv_batch_stride = size_arg(info, i + 10, op);
+  a.window = size_arg(info, i + 11, op);
+  a.softcap = static_cast<float>(num_arg(info, i + 12));
+  if (!(a.softcap >= 0)) throw Napi::RangeError::New(info.Env(), std::string(op) + ": softcap must be ≥ 0");
   if (a.nkv == 0 || a.hd == 0 || a.nh % a.nkv != 0) {
     throw Napi::RangeError::New(info.Env(), std::string(op) + ": " + std::to_string(a.nh) + " query heads, " +
                                                 std::to_string(a.nkv) + " kv heads of " + std::to_string(a.hd));
@@ -41,7 +44,8 @@ AttentionArgs read_args(const Napi::CallbackInfo& info, size_t i, const char* op
   return a;
 }
 
-// attention(q, k, v, out, lse, B, T, S, nh, nkv, hd, scale, causal, keyMask | null, kvRowStride, kvBatchStride)
+// attention(q, k, v, out, lse, B, T, S, nh, nkv, hd, scale, causal, keyMask | null, kvRowStride, kvBatchStride,
+//           window (0 = none), softcap (0 = none))
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   const char* op = "attention";
   const AttentionArgs a = read_args(info, 5, op);
@@ -52,7 +56,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
 }
 
 // attentionBackward(q, k, v, out, lse, dOut, dq, dk, dv, B, T, S, nh, nkv, hd, scale, causal, keyMask | null,
-//                   kvRowStride, kvBatchStride)
+//                   kvRowStride, kvBatchStride, window, softcap)
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   const char* op = "attentionBackward";
   const AttentionArgs a = read_args(info, 9, op);

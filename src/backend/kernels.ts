@@ -77,10 +77,12 @@ export interface GemmArgs {
 /**
  * Attention over q [B, T, nh, hd] and k, v [B, S, nkv, hd] (rows of k and v are `kvRowStride` apart, and
  * batches `kvBatchStride` apart, so a preallocated KV cache can be read in place); out [B, T, nh, hd].
- * Query head h reads KV head floor(h / (nh / nkv)). Query t sits at absolute position S - T + t; with
- * `causal` it sees keys s ≤ S - T + t. `keyMask` [B, S] (1 = attend, 0 = padding) masks keys. A query
- * that sees no key outputs zeros. `lse` [B, nh, T] receives the log-sum-exp of each scaled score row
- * (−∞ for a row with no key): all that backward needs besides q, k, v and out.
+ * Query head h reads KV head floor(h / (nh / nkv)). Query t sits at position p = S - T + t; with
+ * `causal` it sees keys s ≤ p, and with a `window` W only keys s > p − W (transformers' sliding window:
+ * the query itself and the W − 1 before it). `keyMask` [B, S] (1 = attend, 0 = padding) masks keys. The
+ * score is scale·q·k, or with a `softcap` c: c·tanh(scale·q·k / c) (Gemma 2's attention soft-capping). A
+ * query that sees no key outputs zeros. `lse` [B, nh, T] receives the log-sum-exp of each score row (−∞
+ * for a row with no key): all that backward needs besides q, k, v and out.
  */
 export interface AttentionDims {
   B: number;
@@ -94,6 +96,10 @@ export interface AttentionDims {
   keyMask: Uint8Array | null;
   kvRowStride: number;
   kvBatchStride: number;
+  /** Sliding window W (null or absent: none). */
+  window?: number | null;
+  /** Soft cap c on the scores (null or absent: none). */
+  softcap?: number | null;
 }
 
 export interface Backend {
@@ -132,6 +138,21 @@ export interface Backend {
     dUp: Float32Array,
     n: number,
   ): void;
+  /** out = gelu(gate) · up (Gemma's gated MLP) */
+  geglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number, approximate: "none" | "tanh"): void;
+  gegluBackward(
+    gate: Float32Array,
+    up: Float32Array,
+    dy: Float32Array,
+    dGate: Float32Array,
+    dUp: Float32Array,
+    n: number,
+    approximate: "none" | "tanh",
+  ): void;
+  /** out = cap · tanh(x / cap) (Gemma 2's logit soft-capping) */
+  softcap(x: Float32Array, out: Float32Array, n: number, cap: number): void;
+  /** dx = dy · (1 − (y / cap)²), from the output y. dx may alias y or dy. */
+  softcapBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, cap: number): void;
 
   // ---- normalisation (rows × cols, normalised over cols) ----
   /** out = x · rsqrt(mean(x²) + eps) · w (w may be null); rstd[rows] saved for backward. */
@@ -181,9 +202,11 @@ export interface Backend {
   ): void;
 
   /**
-   * Rotary embedding, rotate-half layout, on x [rows, heads, hd] where row r has position positions[r]:
-   * out[i] = x[i]·cos − x[i + hd/2]·sin, out[i + hd/2] = x[i + hd/2]·cos + x[i]·sin, with
-   * cos/sin = tables[pos, i] of shape [maxPos, hd/2]. `inverse` uses −sin (the backward). out may alias x.
+   * Rotary embedding, rotate-half layout, on the first `rotary` (default hd) dims of each head of x
+   * [rows, heads, hd] where row r has position positions[r]: with R = rotary / 2,
+   * out[i] = x[i]·cos − x[i + R]·sin, out[i + R] = x[i + R]·cos + x[i]·sin, with cos/sin = tables[pos, i]
+   * of shape [maxPos, R]; dims ≥ rotary are copied (partial rotary). `inverse` uses −sin (the backward).
+   * out may alias x.
    */
   rope(
     x: Float32Array,
@@ -195,6 +218,7 @@ export interface Backend {
     heads: number,
     hd: number,
     inverse: boolean,
+    rotary?: number,
   ): void;
 
   /** Row softmax with the max subtracted. */

@@ -1,7 +1,8 @@
 // peft-ts bench train: training throughput on random weights and random tokens, with the shapes of the
 // PyTorch CPU peer (bench/torch_lora_bench.py): one step = forward + next-token loss + backward + AdamW
 // step + zero grads; tokens/s = B·T / median step time after warm-up; peak RSS from the process's high-water mark.
-// LoRA: r = 16, α = 32 on the seven projections, AdamW(lr 1e-4, weight decay 0), as the peer.
+// LoRA: r = 16, α = 32 on every linear of the decoder layers (Llama's seven projections, as the peer; Phi-3's
+// four fused ones), AdamW(lr 1e-4, weight decay 0), as the peer.
 //
 // The random model is built directly in the form training holds it (NF4 linears and bf16 embedding/head for
 // QLoRA on a bf16 shape, bf16 or float32 for LoRA, float32 for full fine-tuning), so a billion-parameter
@@ -81,7 +82,7 @@ export interface BenchTrainResult {
   loss_last: number;
 }
 
-const LORA = { r: 16, alpha: 32, targets: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] };
+const LORA = { r: 16, alpha: 32, targets: "all-linear" as const };
 
 async function benchModel(config: ModelConfig, o: BenchTrainOptions, seed: number, frozen: "float32" | "bfloat16"): Promise<TrainableModel> {
   const method = o.method;

@@ -11,6 +11,7 @@
 // leaves its logits chunk in the pool for the next step.
 
 import type { ModelConfig } from "../models/config.ts";
+import { familyOf } from "./inventory.ts";
 
 export interface StepShape {
   /** Tokens in the batch, B·T. */
@@ -25,7 +26,7 @@ export function logitsChunkRows(vocab: number, N: number): number {
 }
 
 /** One Llama-family decoder layer's op outputs (its input is the previous layer's output). */
-function llamaLayer(c: ModelConfig, N: number): number {
+function llamaLayer(c: ModelConfig, N: number, layer: number): number {
   const { hiddenSize: C, intermediateSize: I, numHeads: nh, numKvHeads: nkv, headDim: hd } = c;
   const qSize = N * nh * hd;
   const kvSize = N * nkv * hd;
@@ -33,7 +34,7 @@ function llamaLayer(c: ModelConfig, N: number): number {
   n += N * C + N; //             input_layernorm: out (saved by q/k/v_proj), rstd (saved)
   n += qSize + 2 * kvSize; //    q_proj, k_proj, v_proj outputs (v saved by attention)
   if (c.qkNorm) n += qSize + kvSize + N * nh + N * nkv; // Qwen3 q_norm/k_norm: outputs, rstd (saved, with their inputs)
-  n += qSize + kvSize; //        rope(q), rope(k) (saved by attention)
+  if (c.ropeLayers?.[layer] ?? true) n += qSize + kvSize; // rope(q), rope(k) (saved by attention); not in SmolLM3's NoPE layers
   n += qSize + N * nh; //        attention: out (saved, also by o_proj), lse (saved); never the T×T scores
   n += N * C; //                 o_proj output
   n += N * C; //                 residual add → h (saved by post_attention_layernorm)
@@ -42,6 +43,49 @@ function llamaLayer(c: ModelConfig, N: number): number {
   n += N * I; //                 swiglu output (saved by down_proj)
   n += N * C; //                 down_proj output
   n += N * C; //                 residual add → the layer's output (saved by the next norm)
+  return n;
+}
+
+/** One Gemma 2/3 decoder layer's op outputs. */
+function gemmaLayer(c: ModelConfig, N: number): number {
+  const { hiddenSize: C, intermediateSize: I, numHeads: nh, numKvHeads: nkv, headDim: hd } = c;
+  const qSize = N * nh * hd;
+  const kvSize = N * nkv * hd;
+  let n = 0;
+  n += N * C + N; //             input_layernorm: out, rstd
+  n += qSize + 2 * kvSize; //    q_proj, k_proj, v_proj outputs
+  if (c.qkNorm) n += qSize + kvSize + N * nh + N * nkv; // Gemma 3 q_norm/k_norm: outputs, rstd
+  n += qSize + kvSize; //        rope(q), rope(k)
+  n += qSize + N * nh; //        attention: out, lse
+  n += N * C; //                 o_proj output
+  n += N * C + N; //             post_attention_layernorm: out, rstd
+  n += N * C; //                 residual add
+  n += N * C + N; //             pre_feedforward_layernorm: out, rstd
+  n += 2 * N * I; //             gate_proj, up_proj outputs (saved by geglu)
+  n += N * I; //                 geglu output (saved by down_proj)
+  n += N * C; //                 down_proj output
+  n += N * C + N; //             post_feedforward_layernorm: out, rstd
+  n += N * C; //                 residual add → the layer's output
+  return n;
+}
+
+/** One Phi-3 decoder layer's op outputs. */
+function phi3Layer(c: ModelConfig, N: number): number {
+  const { hiddenSize: C, intermediateSize: I, numHeads: nh, numKvHeads: nkv, headDim: hd } = c;
+  const qkv = N * (nh + 2 * nkv) * hd;
+  let n = 0;
+  n += N * C + N; //             input_layernorm: out (saved by qkv_proj), rstd
+  n += qkv; //                   qkv_proj output
+  n += qkv; //                   splitColumns copies q, k, v (v saved by attention)
+  n += N * (nh + nkv) * hd; //   rope(q), rope(k)
+  n += N * nh * hd + N * nh; //  attention: out, lse
+  n += N * C; //                 o_proj output
+  n += N * C; //                 residual add
+  n += N * C + N; //             post_attention_layernorm: out, rstd
+  n += 2 * N * I; //             gate_up_proj output (saved by swigluHalves)
+  n += N * I; //                 swigluHalves output (saved by down_proj)
+  n += N * C; //                 down_proj output
+  n += N * C; //                 residual add
   return n;
 }
 
@@ -62,17 +106,21 @@ function gpt2Layer(c: ModelConfig, N: number): number {
   return n;
 }
 
-/** Everything one decoder layer's forward creates, adapters included (each saves x·Aᵀ, [N, r]). */
-export function layerActivations(c: ModelConfig, s: StepShape): number {
-  const base = c.architecture === "GPT2LMHeadModel" ? gpt2Layer(c, s.N) : llamaLayer(c, s.N);
+/** Everything decoder layer `layer`'s forward creates, adapters included (each saves x·Aᵀ, [N, r]). */
+export function layerActivations(c: ModelConfig, s: StepShape, layer = 0): number {
+  const family = familyOf(c);
+  const base =
+    family === "gpt2" ? gpt2Layer(c, s.N) : family === "gemma" ? gemmaLayer(c, s.N) : family === "phi3" ? phi3Layer(c, s.N) : llamaLayer(c, s.N, layer);
   return base + s.adapterRanks.reduce((sum, r) => sum + s.N * r, 0);
 }
 
 /** Outside the layers: embedding output(s), the final norm, and the fused loss's saved dH [N, C]. */
 function outsideLayers(c: ModelConfig, N: number): number {
   const C = c.hiddenSize;
-  const gpt2 = c.architecture === "GPT2LMHeadModel";
-  const embedding = gpt2 ? 3 * N * C : N * C; // GPT-2: token and position lookups and their sum
+  const family = familyOf(c);
+  const gpt2 = family === "gpt2";
+  // GPT-2: token and position lookups and their sum; Gemma: the lookup and its √hidden scaling.
+  const embedding = gpt2 ? 3 * N * C : family === "gemma" ? 2 * N * C : N * C;
   const finalNorm = N * C + (gpt2 ? 2 * N : N); // out, rstd (and LayerNorm's mean)
   return embedding + finalNorm + N * C;
 }
@@ -83,8 +131,8 @@ function outsideLayers(c: ModelConfig, N: number): number {
  * forward leaves the same buffers in the pool).
  */
 export function forwardActivations(c: ModelConfig, s: StepShape, checkpointing: boolean): number {
-  const layer = layerActivations(c, s);
-  const layers = checkpointing ? c.numLayers * s.N * c.hiddenSize + layer : c.numLayers * layer;
+  const perLayer = Array.from({ length: c.numLayers }, (_, i) => layerActivations(c, s, i));
+  const layers = checkpointing ? c.numLayers * s.N * c.hiddenSize + Math.max(...perLayer) : perLayer.reduce((a, b) => a + b, 0);
   return layers + outsideLayers(c, s.N);
 }
 
@@ -99,7 +147,9 @@ export function forwardActivations(c: ModelConfig, s: StepShape, checkpointing: 
  */
 export function transientActivations(c: ModelConfig, s: StepShape): number {
   const rows = logitsChunkRows(c.vocabSize, s.N);
-  const logitsChunk = rows * c.vocabSize + 2 * rows;
+  // A soft-capped head (Gemma 2) keeps the capped chunk beside its gradient.
+  const chunks = c.finalLogitSoftcapping ? 2 : 1;
+  const logitsChunk = chunks * rows * c.vocabSize + 2 * rows;
   const mlpGrads = c.architecture === "GPT2LMHeadModel" ? 1 : 2;
   return logitsChunk + s.N * c.hiddenSize + mlpGrads * s.N * c.intermediateSize;
 }

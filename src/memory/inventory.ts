@@ -43,6 +43,26 @@ function llamaLinears(c: ModelConfig): LinearShape[] {
   ];
 }
 
+function phi3Linears(c: ModelConfig): LinearShape[] {
+  const { hiddenSize: C, intermediateSize: I, numHeads: nh, numKvHeads: nkv, headDim: hd } = c;
+  return [
+    { name: "self_attn.qkv_proj", inF: C, outF: (nh + 2 * nkv) * hd, bias: false },
+    { name: "self_attn.o_proj", inF: nh * hd, outF: C, bias: false },
+    { name: "mlp.gate_up_proj", inF: C, outF: 2 * I, bias: false },
+    { name: "mlp.down_proj", inF: I, outF: C, bias: false },
+  ];
+}
+
+/** Which model file's layer a config builds (the activation count follows its ops). */
+export type Family = "llama" | "gemma" | "phi3" | "gpt2";
+
+export function familyOf(c: ModelConfig): Family {
+  if (c.architecture === "GPT2LMHeadModel") return "gpt2";
+  if (c.architecture === "Phi3ForCausalLM") return "phi3";
+  if (c.architecture.startsWith("Gemma")) return "gemma";
+  return "llama";
+}
+
 function gpt2Linears(c: ModelConfig): LinearShape[] {
   const { hiddenSize: C, intermediateSize: I } = c;
   return [
@@ -55,12 +75,14 @@ function gpt2Linears(c: ModelConfig): LinearShape[] {
 
 export function modelInventory(c: ModelConfig): ModelInventory {
   const C = c.hiddenSize;
-  const gpt2 = c.architecture === "GPT2LMHeadModel";
+  const family = familyOf(c);
+  const gpt2 = family === "gpt2";
   return {
     numLayers: c.numLayers,
-    layerLinears: gpt2 ? gpt2Linears(c) : llamaLinears(c),
-    // GPT-2: ln_1 and ln_2 with weight and bias; Llama: two RMSNorm weights, plus Qwen3's q/k head norms.
-    layerNorms: gpt2 ? [C, C, C, C] : [C, C, ...(c.qkNorm ? [c.headDim, c.headDim] : [])],
+    layerLinears: gpt2 ? gpt2Linears(c) : family === "phi3" ? phi3Linears(c) : llamaLinears(c),
+    // GPT-2: ln_1 and ln_2 with weight and bias; Llama, Phi-3: two RMSNorm weights; Gemma: four; plus the
+    // q/k head norms of Qwen3 and Gemma 3.
+    layerNorms: gpt2 ? [C, C, C, C] : [...(family === "gemma" ? [C, C, C, C] : [C, C]), ...(c.qkNorm ? [c.headDim, c.headDim] : [])],
     embeddings: gpt2 ? [c.vocabSize * C, c.maxPositions * C] : [c.vocabSize * C],
     headParams: c.tieWordEmbeddings ? 0 : c.vocabSize * C,
     finalNorms: gpt2 ? [C, C] : [C],

@@ -34,6 +34,10 @@ export interface ModelOutput {
   hiddenStates: Tensor[];
 }
 
+export interface DecoderLayer {
+  forward(x: Tensor, ctx: ForwardContext): Tensor;
+}
+
 /** Per-forward state the layers read. */
 export interface ForwardContext {
   B: number;
@@ -56,6 +60,21 @@ export abstract class CausalLM extends Module {
   /** Hidden states after the final norm, [B·T, C]. */
   protected abstract body(ids: Int32Array, ctx: ForwardContext, hiddenStates: Tensor[] | null): Tensor;
 
+  /**
+   * The decoder stack over the embedded input h: each layer (checkpointed when asked), then the final norm.
+   * Records the hidden states as transformers does: the input, each layer's output, the last one normed.
+   */
+  protected decode(h: Tensor, layers: readonly DecoderLayer[], norm: Forward, ctx: ForwardContext, hiddenStates: Tensor[] | null): Tensor {
+    hiddenStates?.push(h);
+    for (const layer of layers) {
+      h = this.runLayer((x) => layer.forward(x, ctx), h);
+      hiddenStates?.push(h);
+    }
+    h = norm.forward(h);
+    if (hiddenStates) hiddenStates[hiddenStates.length - 1] = h;
+    return h;
+  }
+
   /** The output projection (a plain Linear, or whatever an adapter wrapped it in). */
   abstract get head(): Forward;
 
@@ -68,10 +87,6 @@ export abstract class CausalLM extends Module {
       throw new ShapeError(`forward: attention mask has ${input.attentionMask.length} entries for B=${B}, T=${T}`);
     }
     const positions = input.positions ?? defaultPositions(B, T, past);
-    const window = this.config.slidingWindow;
-    if (window !== null && past + T > window) {
-      throw new ShapeError(`forward: ${past + T} positions exceed the sliding window of ${window}, which is not supported`);
-    }
     cache?.appendMask(T, input.attentionMask ?? null);
     const ctx: ForwardContext = { B, T, positions, keyMask: input.attentionMask ?? null, cache };
     const hiddenStates: Tensor[] | null = input.outputHiddenStates ? [] : null;
@@ -83,10 +98,10 @@ export abstract class CausalLM extends Module {
     let logits: Tensor | null = null;
     let loss: Tensor | null = null;
     if (want === "all") {
-      logits = this.head.forward(h);
+      logits = this.logitsOf(h);
       if (labels) loss = ops.crossEntropy(logits, labels);
     } else {
-      if (want === "last") logits = this.head.forward(lastRows(h, B, T));
+      if (want === "last") logits = this.logitsOf(lastRows(h, B, T));
       if (labels) loss = this.lossFromHidden(h, labels);
     }
     logits?.keep();
@@ -95,13 +110,20 @@ export abstract class CausalLM extends Module {
     return { logits: logits && ops.reshape(logits, [B, want === "last" ? 1 : T, -1]), loss, hiddenStates: hiddenStates ?? [] };
   }
 
+  /** The head's output, soft-capped where the config says so (Gemma 2). */
+  private logitsOf(h: Tensor): Tensor {
+    const y = this.head.forward(h);
+    const cap = this.config.finalLogitSoftcapping ?? null;
+    return cap === null ? y : ops.softcap(y, cap);
+  }
+
   /** Loss without materialising all logits when the head is a plain Linear (fused, chunked). */
   private lossFromHidden(h: Tensor, labels: Int32Array): Tensor {
     const head = this.head;
     if (head instanceof Linear && head.bias === null && head.layout === "out_in") {
-      return ops.linearCrossEntropy(h, head.weight, labels);
+      return ops.linearCrossEntropy(h, head.weight, labels, { softcap: this.config.finalLogitSoftcapping ?? null });
     }
-    return ops.crossEntropy(head.forward(h), labels);
+    return ops.crossEntropy(this.logitsOf(h), labels);
   }
 
   newCache(B: number, maxLen: number): KVCache {
@@ -137,6 +159,12 @@ export interface AttentionShape {
   nkv: number;
   hd: number;
   layer: number;
+  /** Default 1/√hd (Gemma: query_pre_attn_scalar^−½). */
+  scale?: number;
+  /** This layer's sliding window (null: every earlier position). */
+  window?: number | null;
+  /** Soft cap on the scores (Gemma 2). */
+  softcap?: number | null;
 }
 
 /**
@@ -146,7 +174,9 @@ export interface AttentionShape {
  */
 export function selfAttention(q: Tensor, k: Tensor, v: Tensor, ctx: ForwardContext, s: AttentionShape): Tensor {
   const { B, T, cache } = ctx;
-  if (!cache) return ops.attention(q, k, v, { B, T, nh: s.nh, nkv: s.nkv, hd: s.hd, keyMask: ctx.keyMask });
+  const extra = { window: s.window ?? null, softcap: s.softcap ?? null };
+  const scale = s.scale ?? 1 / Math.sqrt(s.hd);
+  if (!cache) return ops.attention(q, k, v, { B, T, nh: s.nh, nkv: s.nkv, hd: s.hd, keyMask: ctx.keyMask, scale, ...extra });
   if (isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad)) {
     throw new Error("forward with a KV cache is for inference: run it under noGrad()");
   }
@@ -156,11 +186,12 @@ export function selfAttention(q: Tensor, k: Tensor, v: Tensor, ctx: ForwardConte
   const lse = new Float32Array(B * s.nh * T);
   backend().attention(q.data as Float32Array, cache.keys[s.layer]!, cache.values[s.layer]!, out.data, lse, {
     B, T, S, nh: s.nh, nkv: s.nkv, hd: s.hd,
-    scale: 1 / Math.sqrt(s.hd),
+    scale,
     causal: true,
     keyMask: cache.maskFor(S),
     kvRowStride: cache.rowStride,
     kvBatchStride: cache.batchStride,
+    ...extra,
   });
   return out;
 }

@@ -109,14 +109,7 @@ export class GPT2LMHeadModel extends CausalLM {
 
   protected body(ids: Int32Array, ctx: ForwardContext, hiddenStates: Tensor[] | null): Tensor {
     const n = ctx.B * ctx.T;
-    let h: Tensor = ops.add(this.transformer.wte.forward(ids, [n]), this.transformer.wpe.forward(ctx.positions, [n])); // (B·T, C)
-    hiddenStates?.push(h);
-    for (const block of this.transformer.h) {
-      h = this.runLayer((x) => block.forward(x, ctx), h);
-      hiddenStates?.push(h);
-    }
-    h = this.transformer.ln_f.forward(h);
-    if (hiddenStates) hiddenStates[hiddenStates.length - 1] = h;
-    return h;
+    const h = ops.add(this.transformer.wte.forward(ids, [n]), this.transformer.wpe.forward(ctx.positions, [n])); // (B·T, C)
+    return this.decode(h, this.transformer.h, this.transformer.ln_f, ctx, hiddenStates);
   }
 }

@@ -39,8 +39,27 @@ export interface LoadOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Buffers some checkpoints carry that are recomputed, not loaded. */
-const IGNORED_KEYS = [/\.attn\.bias$/, /\.attn\.masked_bias$/, /rotary_emb\.inv_freq$/];
+/**
+ * Buffers some checkpoints carry that are recomputed, not loaded; and a multimodal checkpoint's vision
+ * tower and projector (Gemma3ForConditionalGeneration), which the text model does not use.
+ */
+const IGNORED_KEYS = [
+  /\.attn\.bias$/,
+  /\.attn\.masked_bias$/,
+  /rotary_emb\.inv_freq$/,
+  /^(model\.)?(vision_tower|multi_modal_projector)\./,
+];
+
+/**
+ * Older names of a tensor the model asks for: original GPT-2 files lack the "transformer." prefix; Gemma 3
+ * multimodal files from before transformers 4.52 keep the text model at language_model.model and its
+ * head at language_model.lm_head (transformers' own checkpoint conversion mapping).
+ */
+const LEGACY_NAMES: [RegExp, string][] = [
+  [/^transformer\./, ""],
+  [/^model\.language_model\./, "language_model.model."],
+  [/^lm_head\./, "language_model.lm_head."],
+];
 
 export function loadConfig(dirOrFile: string): ModelConfig {
   const file = dirOrFile.endsWith(".json") ? dirOrFile : join(dirOrFile, "config.json");
@@ -67,9 +86,11 @@ export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
     const used = new Set<string>();
     const resolve = (name: string): string | undefined => {
       if (reader.has(name)) return name;
-      // Original GPT-2 checkpoints name tensors without the "transformer." prefix.
-      const bare = name.replace(/^transformer\./, "");
-      return reader.has(bare) ? bare : undefined;
+      for (const [re, to] of LEGACY_NAMES) {
+        const old = name.replace(re, to);
+        if (old !== name && reader.has(old)) return old;
+      }
+      return undefined;
     };
     const get = (name: string) => {
       const key = resolve(name);

@@ -63,6 +63,37 @@ function mistralShape(shape: ConfigJson): ConfigJson {
   });
 }
 
+/** Gemma 3 text as published: 262k vocabulary, head_dim 256, GELU-tanh, RoPE 1e6 global / 1e4 local. */
+function gemma3TextShape(shape: ConfigJson): ConfigJson {
+  return {
+    architectures: ["Gemma3ForCausalLM"],
+    model_type: "gemma3_text",
+    hidden_activation: "gelu_pytorch_tanh",
+    head_dim: 256,
+    query_pre_attn_scalar: 256,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1000000.0,
+    rope_local_base_freq: 10000.0,
+    rope_scaling: null,
+    sliding_window_pattern: 6,
+    tie_word_embeddings: true,
+    bos_token_id: 2,
+    eos_token_id: 1,
+    pad_token_id: 0,
+    torch_dtype: "bfloat16",
+    ...shape,
+  };
+}
+
+/** Phi-4-mini's longrope long_factor (its short_factor is all 1). */
+const PHI4_MINI_LONG_FACTOR = [
+  1, 1.118320672, 1.250641126, 1.398617824, 1.564103225, 1.74916897, 1.956131817, 2.187582649, 2.446418898, 2.735880826,
+  3.059592084, 3.421605075, 3.826451687, 4.279200023, 4.785517845, 5.351743533, 5.984965424, 6.693110555, 7.485043894,
+  8.370679318, 9.36110372, 10.4687158, 11.70738129, 13.09260651, 14.64173252, 16.37415215, 18.31155283, 20.47818807,
+  22.90118105, 25.61086418, 28.64115884, 32.03, 32.1, 32.13, 32.23, 32.6, 32.61, 32.64, 32.66, 32.7, 32.71, 32.93, 32.97,
+  33.28, 33.49, 33.5, 44.16, 47.77,
+];
+
 export const PRESETS: Record<string, ConfigJson> = {
   /** A toy Llama for fast iteration (7.1M parameters). */
   tiny: llamaShape({
@@ -249,6 +280,107 @@ export const PRESETS: Record<string, ConfigJson> = {
   },
   /** meta-llama/Meta-Llama-3-8B (8.0B parameters): what the methods cost at the size people fine-tune. */
   "llama3-8b": llamaShape(LLAMA3_8B),
+  // The architectures after Llama: published config values; sources in the comments.
+  /**
+   * google/gemma-3-270m (268,098,176 parameters, 168M of them the 262k-token embedding): shape from the
+   * checkpoint's GGUF metadata (ollama gemma3:270m); query_pre_attn_scalar, RoPE bases and the 5:1 pattern
+   * are Gemma3TextConfig's.
+   */
+  "gemma3-270m": gemma3TextShape({
+    vocab_size: 262144,
+    hidden_size: 640,
+    intermediate_size: 2048,
+    num_hidden_layers: 18,
+    num_attention_heads: 4,
+    num_key_value_heads: 1,
+    sliding_window: 512,
+    max_position_embeddings: 32768,
+  }),
+  /** google/gemma-3-1b-pt (999,885,952 parameters): transformers' convert_gemma3_weights.py, variant gemma3_1b. */
+  "gemma3-1b": gemma3TextShape({
+    vocab_size: 262144,
+    hidden_size: 1152,
+    intermediate_size: 6912,
+    num_hidden_layers: 26,
+    num_attention_heads: 4,
+    num_key_value_heads: 1,
+    sliding_window: 512,
+    max_position_embeddings: 32768,
+  }),
+  /** google/gemma-2-2b (2,614,341,888 parameters): Gemma2Config's defaults are this shape (also PaliGemma 2's "2b"). */
+  "gemma2-2b": {
+    architectures: ["Gemma2ForCausalLM"],
+    model_type: "gemma2",
+    hidden_activation: "gelu_pytorch_tanh",
+    vocab_size: 256000,
+    hidden_size: 2304,
+    intermediate_size: 9216,
+    num_hidden_layers: 26,
+    num_attention_heads: 8,
+    num_key_value_heads: 4,
+    head_dim: 256,
+    query_pre_attn_scalar: 256,
+    sliding_window: 4096,
+    attn_logit_softcapping: 50.0,
+    final_logit_softcapping: 30.0,
+    max_position_embeddings: 8192,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000.0,
+    tie_word_embeddings: true,
+    bos_token_id: 2,
+    eos_token_id: 1,
+    pad_token_id: 0,
+    torch_dtype: "bfloat16",
+  },
+  /**
+   * microsoft/Phi-4-mini-instruct (3,836,021,760 parameters, tied embeddings): config.json at revision
+   * cfbefacb99257ffa30c83adab238a50856ac3083 as quoted in public code; longrope over the 96 rotated dims.
+   */
+  "phi4-mini": {
+    architectures: ["Phi3ForCausalLM"],
+    model_type: "phi3",
+    hidden_act: "silu",
+    vocab_size: 200064,
+    hidden_size: 3072,
+    intermediate_size: 8192,
+    num_hidden_layers: 32,
+    num_attention_heads: 24,
+    num_key_value_heads: 8,
+    max_position_embeddings: 131072,
+    original_max_position_embeddings: 4096,
+    partial_rotary_factor: 0.75,
+    rope_theta: 10000.0,
+    rope_scaling: { type: "longrope", short_factor: Array(48).fill(1.0), long_factor: PHI4_MINI_LONG_FACTOR },
+    rms_norm_eps: 1e-5,
+    sliding_window: 262144,
+    tie_word_embeddings: true,
+    bos_token_id: 199999,
+    eos_token_id: 199999,
+    pad_token_id: 199999,
+    torch_dtype: "bfloat16",
+  },
+  /** HuggingFaceTB/SmolLM3-3B (3,075,098,624 parameters, tied embeddings, every 4th layer NoPE). */
+  "smollm3-3b": {
+    architectures: ["SmolLM3ForCausalLM"],
+    model_type: "smollm3",
+    hidden_act: "silu",
+    vocab_size: 128256,
+    hidden_size: 2048,
+    intermediate_size: 11008,
+    num_hidden_layers: 36,
+    num_attention_heads: 16,
+    num_key_value_heads: 4,
+    max_position_embeddings: 65536,
+    rope_theta: 5000000.0,
+    rms_norm_eps: 1e-6,
+    no_rope_layer_interval: 4,
+    use_sliding_window: false,
+    tie_word_embeddings: true,
+    bos_token_id: 128000,
+    eos_token_id: 128012,
+    pad_token_id: 128004,
+    torch_dtype: "bfloat16",
+  },
 };
 
 export interface PresetOptions {

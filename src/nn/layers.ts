@@ -51,12 +51,14 @@ export class RMSNorm extends Module implements Forward {
   constructor(
     public weight: Tensor,
     readonly eps: number,
+    /** Scales by weight + offset: Gemma stores w and scales by (1 + w). */
+    readonly offset = 0,
   ) {
     super();
   }
 
   forward(x: Tensor): Tensor {
-    return ops.rmsNorm(x, this.weight, this.eps);
+    return ops.rmsNorm(x, this.weight, this.eps, this.offset);
   }
 }
 

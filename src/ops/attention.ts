@@ -1,6 +1,7 @@
 // Causal grouped-query self-attention over q [B·T, nh·hd], k, v [B·T, nkv·hd] (the layout the
-// projections produce, so no transposes are needed). Backward saves q, k, v, the output and one
-// log-sum-exp per query row (B·nh·T floats), never the B·nh·T·T probabilities.
+// projections produce, so no transposes are needed), with an optional sliding window and score soft cap.
+// Backward saves q, k, v, the output and one log-sum-exp per query row (B·nh·T floats), never the B·nh·T·T
+// probabilities.
 
 import { Tensor, ShapeError } from "../tensor/tensor.ts";
 import { record } from "../autograd/engine.ts";
@@ -19,6 +20,10 @@ export interface AttentionOptions {
   causal?: boolean;
   /** [B, T]: 1 = real token, 0 = padding (masked as a key). */
   keyMask?: Uint8Array | null;
+  /** Sliding window: query t sees keys s with t − window < s (AttentionDims). */
+  window?: number | null;
+  /** Soft cap c: scores c·tanh(score / c). */
+  softcap?: number | null;
 }
 
 export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions): Tensor<"float32"> {
@@ -36,6 +41,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions):
     keyMask: o.keyMask ?? null,
     kvRowStride: nkv * hd,
     kvBatchStride: T * nkv * hd,
+    window: o.window ?? null,
+    softcap: o.softcap ?? null,
   };
   const out = Tensor.empty(q.shape);
   const lse = Tensor.empty([B, nh, T]);

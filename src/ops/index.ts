@@ -2,7 +2,7 @@ export { reshape, splitColumns } from "./shape.ts";
 export { add, mul, scale, addRowVector, mulRowVector, sum } from "./elementwise.ts";
 export { linear, matmul, weightOperand, type LinearWeight, type LowRankAdapter, type WeightLayout } from "./linear.ts";
 export { rmsNorm, layerNorm } from "./norm.ts";
-export { silu, gelu, swiglu, softmax } from "./activation.ts";
+export { silu, gelu, swiglu, swigluHalves, geglu, softcap, softmax } from "./activation.ts";
 export { rope, type RopeTable } from "./rope.ts";
 export { attention, type AttentionOptions } from "./attention.ts";
 export { crossEntropy, linearCrossEntropy, IGNORE_INDEX } from "./loss.ts";

@@ -61,9 +61,14 @@ export interface LinearCrossEntropyOptions {
   ignoreIndex?: number;
   /** Rows per chunk; default keeps a chunk of logits near 32 MB. */
   chunkRows?: number;
+  /** Logits soft-capped to c·tanh(logit / c) before the loss (Gemma 2's final_logit_softcapping). */
+  softcap?: number | null;
 }
 
-/** mean CE of (h·Wᵀ) against labels, W stored [V, C]; the logits are never materialised whole. */
+/**
+ * mean CE of (h·Wᵀ) against labels, W stored [V, C]; the logits are never materialised whole. With a soft
+ * cap the chunk's capped logits are kept beside their gradient (one more chunk buffer) for the tanh factor.
+ */
 export function linearCrossEntropy(
   h: Tensor,
   w: LinearWeight,
@@ -82,6 +87,8 @@ export function linearCrossEntropy(
   const dW = wTrainable ? Tensor.empty(w.shape, true) : null;
   const chunk = Math.max(1, Math.min(rows, opts.chunkRows ?? Math.floor(8_388_608 / V)));
   const logits = Tensor.empty([chunk, V]);
+  const cap = opts.softcap ?? null;
+  const dCapped = cap !== null && wantGrad ? Tensor.empty([chunk, V]) : null;
   const rowLoss = Tensor.empty([chunk]);
   const lse = Tensor.empty([chunk]);
   const be = backend();
@@ -93,14 +100,21 @@ export function linearCrossEntropy(
     const n = Math.min(chunk, rows - r0);
     const lab = labels.subarray(r0, r0 + n);
     be.gemm({ M: n, N: V, K: C, transA: false, transB: true, a: hd, aOffset: r0 * C, lda: C, b: op, c: logits.data, cOffset: 0, ldc: V, alpha: 1, beta: 0 });
+    if (cap !== null) be.softcap(logits.data, logits.data, n * V, cap);
     be.crossEntropy(logits.data, lab, rowLoss.data, lse.data, n, V, ignoreIndex);
     total += sumF64(rowLoss.data.subarray(0, n));
     if (!wantGrad) continue;
-    be.crossEntropyBackward(logits.data, lab, lse.data, logits.data, n, V, ignoreIndex, scale);
+    if (dCapped) {
+      be.crossEntropyBackward(logits.data, lab, lse.data, dCapped.data, n, V, ignoreIndex, scale);
+      be.softcapBackward(logits.data, dCapped.data, logits.data, n * V, cap!);
+    } else {
+      be.crossEntropyBackward(logits.data, lab, lse.data, logits.data, n, V, ignoreIndex, scale);
+    }
     if (dH) be.gemm({ M: n, N: C, K: V, transA: false, transB: false, a: logits.data, aOffset: 0, lda: V, b: op, c: dH.data, cOffset: r0 * C, ldc: C, alpha: 1, beta: 0 });
     if (dW) be.gemm({ M: V, N: C, K: n, transA: true, transB: false, a: logits.data, aOffset: 0, lda: V, b: { kind: "f32", data: hd, offset: r0 * C, ld: C }, c: dW.data, cOffset: 0, ldc: C, alpha: 1, beta: 1 });
   }
   logits.release();
+  dCapped?.release();
   rowLoss.release();
   lse.release();
   const out = Tensor.empty([]);

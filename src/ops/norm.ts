@@ -1,4 +1,5 @@
-// RMSNorm (Llama, Qwen, and Qwen3's per-head q/k norms) and LayerNorm (GPT-2) over the last dimension.
+// RMSNorm (Llama, Qwen, and Qwen3's per-head q/k norms; Gemma's (1 + w) form) and LayerNorm (GPT-2) over the
+// last dimension.
 
 import { Tensor } from "../tensor/tensor.ts";
 import { leafGradTarget, record } from "../autograd/engine.ts";
@@ -14,23 +15,34 @@ function paramGrad(p: Tensor | null): { buf: Float32Array | null; ret: Tensor<"f
   return { buf: ret.data, ret };
 }
 
-/** y = x · rsqrt(mean(x²) + eps) · w, in float32 as transformers computes it. */
-export function rmsNorm(x: Tensor, w: Tensor | null, eps: number): Tensor<"float32"> {
+/**
+ * y = x · rsqrt(mean(x²) + eps) · (w + offset), in float32 as transformers computes it. Gemma's RMSNorm is
+ * offset 1: its output·(1 + w) with 1 + w rounded to float32 first; the gradient of w is that of w + 1.
+ */
+export function rmsNorm(x: Tensor, w: Tensor | null, eps: number, offset = 0): Tensor<"float32"> {
   assertF32("rmsNorm", x, ...(w ? [w] : []));
   const C = lastDim(x);
   if (w && w.size !== C) throw new Error(`rmsNorm: weight has ${w.size} elements, rows have ${C}`);
   const rows = rowsOf(x);
   const out = Tensor.empty(x.shape);
   const rstd = Tensor.empty([rows]);
-  backend().rmsNorm(f32(x), w ? f32(w) : null, out.data, rstd.data, rows, C, eps);
+  const scale = w && offset !== 0 ? shifted(f32(w), offset) : w ? f32(w) : null;
+  backend().rmsNorm(f32(x), scale, out.data, rstd.data, rows, C, eps);
   return record("rmsNorm", out, [x, w], [x, rstd, ...(w ? [w] : [])], (dy) => {
     const dx = x.requiresGrad ? Tensor.empty(x.shape) : null;
     const dw = paramGrad(w);
     const scratch = dx ?? Tensor.empty(x.shape);
-    backend().rmsNormBackward(f32(x), w ? f32(w) : null, rstd.data, dy.data, scratch.data, dw.buf, rows, C);
+    backend().rmsNormBackward(f32(x), scale, rstd.data, dy.data, scratch.data, dw.buf, rows, C);
     if (!dx) scratch.release();
     return [dx, dw.ret];
   });
+}
+
+/** w + offset, rounded to float32 (a [C] vector: cheap next to the norm itself). */
+function shifted(w: Float32Array, offset: number): Float32Array {
+  const out = new (w.constructor as Float32ArrayConstructor)(w.length); // float64 under the oracle
+  for (let i = 0; i < w.length; i++) out[i] = w[i]! + offset;
+  return out;
 }
 
 export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Tensor<"float32"> {

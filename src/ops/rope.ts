@@ -1,17 +1,19 @@
-// Rotary position embedding (rotate-half, as Hugging Face applies it) on x [rows, heads, hd].
-// The backward is the inverse rotation of the gradient.
+// Rotary position embedding (rotate-half, as Hugging Face applies it) on x [rows, heads, hd], over the
+// first `rotary` dims of each head (partial rotary). The backward is the inverse rotation of the gradient.
 
 import { Tensor, ShapeError } from "../tensor/tensor.ts";
 import { record } from "../autograd/engine.ts";
 import { backend } from "../backend/index.ts";
 import { assertF32, f32 } from "./util.ts";
 
-/** cos/sin of position × inverse frequency, [maxPositions, hd/2] each. */
+/** cos/sin of position × inverse frequency, [maxPositions, rotary/2] each. */
 export interface RopeTable {
   cos: Float32Array;
   sin: Float32Array;
   maxPositions: number;
   hd: number;
+  /** Dims rotated per head (default hd); the rest pass through. */
+  rotary?: number;
 }
 
 export function rope(x: Tensor, table: RopeTable, positions: Int32Array, heads: number): Tensor<"float32"> {
@@ -25,10 +27,11 @@ export function rope(x: Tensor, table: RopeTable, positions: Int32Array, heads: 
     if (p < 0 || p >= table.maxPositions) throw new ShapeError(`rope: position ${p} outside the table (${table.maxPositions})`);
   }
   const out = Tensor.empty(x.shape);
-  backend().rope(f32(x), out.data, table.cos, table.sin, positions, rows, heads, hd, false);
+  const rotary = table.rotary ?? hd;
+  backend().rope(f32(x), out.data, table.cos, table.sin, positions, rows, heads, hd, false, rotary);
   return record("rope", out, [x], [], (dy) => {
     const dx = Tensor.empty(x.shape);
-    backend().rope(dy.data, dx.data, table.cos, table.sin, positions, rows, heads, hd, true);
+    backend().rope(dy.data, dx.data, table.cos, table.sin, positions, rows, heads, hd, true, rotary);
     return [dx];
   });
 }

@@ -73,6 +73,9 @@ export const DEFAULT_TARGET_MODULES: Readonly<Record<string, readonly string[]>>
   qwen2: ["q_proj", "v_proj"],
   qwen3: ["q_proj", "v_proj"],
   gpt2: ["c_attn"],
+  // PEFT has none for phi3, smollm3 or gemma3 (Gemma3ForConditionalGeneration): they must name the modules.
+  gemma2: ["q_proj", "v_proj"],
+  gemma3_text: ["q_proj", "v_proj"],
 };
 
 /**

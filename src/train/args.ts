@@ -144,7 +144,8 @@ export const DEFAULT_ARGS: Omit<TrainingArgs, "model" | "data"> = {
   loraR: 8,
   loraAlpha: 16,
   loraDropout: 0,
-  loraTargetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+  // Every linear of the decoder layers: Llama's seven projections, Phi-3's fused qkv_proj and gate_up_proj.
+  loraTargetModules: "all-linear",
   baseDtype: null,
   quantizeEmbeddings: null,
   skipNonFinite: false,

@@ -71,6 +71,8 @@ export interface AttentionCase {
   pad?: number[];
   /** a KV cache of `capacity` rows with `extra` unused floats per row, read in place */
   cache?: { capacity: number; extra: number };
+  window?: number;
+  softcap?: number;
 }
 
 export const ATTENTION_CASES: AttentionCase[] = [
@@ -84,6 +86,14 @@ export const ATTENTION_CASES: AttentionCase[] = [
   { name: "many heads per kv head (G=32)", B: 1, T: 9, S: 9, nh: 32, nkv: 1, hd: 8, causal: true },
   { name: "hd=128, one kv head (backward key splits)", B: 1, T: 70, S: 70, nh: 2, nkv: 1, hd: 128, causal: true },
   { name: "queries that see no key (T > S, a fully padded batch)", B: 2, T: 6, S: 4, nh: 2, nkv: 1, hd: 5, causal: true, pad: [0, 4] },
+  { name: "sliding window with padding (W=7)", B: 2, T: 40, S: 40, nh: 4, nkv: 2, hd: 16, causal: true, pad: [0, 5], window: 7 },
+  { name: "window across key blocks and tiles (T=150, W=70)", B: 1, T: 150, S: 150, nh: 2, nkv: 1, hd: 32, causal: true, window: 70 },
+  { name: "window wider than the sequence (W=500)", B: 2, T: 33, S: 33, nh: 3, nkv: 3, hd: 8, causal: true, pad: [2, 0], window: 500 },
+  { name: "window on a prefill after a cache (T < S), strided", B: 2, T: 37, S: 100, nh: 6, nkv: 2, hd: 17, causal: true, pad: [3, 0], cache: { capacity: 120, extra: 5 }, window: 20 },
+  { name: "window on a decode step (T=1, key splits)", B: 2, T: 1, S: 300, nh: 9, nkv: 3, hd: 64, causal: true, cache: { capacity: 512, extra: 0 }, window: 100 },
+  { name: "window of two keys (W=2)", B: 1, T: 9, S: 9, nh: 2, nkv: 1, hd: 4, causal: true, pad: [3], window: 2 },
+  { name: "soft-capped scores with a window (c=1.5)", B: 2, T: 45, S: 45, nh: 4, nkv: 2, hd: 24, causal: true, pad: [0, 6], window: 16, softcap: 1.5 },
+  { name: "soft-capped scores, hd=128 (backward key splits, c=3)", B: 1, T: 70, S: 70, nh: 2, nkv: 1, hd: 128, causal: true, softcap: 3 },
 ];
 
 export interface AttentionInputs {
@@ -117,6 +127,8 @@ export function attentionInputs(c: AttentionCase): AttentionInputs {
     keyMask,
     kvRowStride: rowStride,
     kvBatchStride: capacity * rowStride,
+    window: c.window ?? null,
+    softcap: c.softcap ?? null,
   };
   const qSize = c.B * c.T * c.nh * c.hd;
   return { dims, q: randn(qSize, 2), k: kv(), v: kv(), dOut: randn(qSize) };

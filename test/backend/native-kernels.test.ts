@@ -116,7 +116,7 @@ describe(`native kernels vs the reference (${skip ? "skipped" : nativeAddon()!.i
 
   describe("activations", () => {
     for (const n of SIZES) {
-      it(`silu, gelu (erf, tanh), swiglu and their backward at n=${n}`, () => {
+      it(`silu, gelu (erf, tanh), swiglu, geglu, softcap and their backward at n=${n}`, () => {
         const x = randn(n, 3), up = randn(n), dy = randn(n);
         x[0] = n > 1 ? 12 : x[0]!; // saturated tails
         if (n > 2) x[1] = -30;
@@ -138,6 +138,19 @@ describe(`native kernels vs the reference (${skip ? "skipped" : nativeAddon()!.i
         nb.swigluBackward(x, up, dy, gO, uO, n);
         close(gO, gE, "swigluBackward dGate");
         close(uO, uE, "swigluBackward dUp");
+        for (const approx of ["none", "tanh"] as const) {
+          unary((be, out) => be.geglu(x, up, out, n, approx), `geglu ${approx}`);
+          const [ge, ue, go, uo] = [poisoned(n), poisoned(n), poisoned(n), poisoned(n)];
+          js.gegluBackward(x, up, dy, ge, ue, n, approx);
+          nb.gegluBackward(x, up, dy, go, uo, n, approx);
+          close(go, ge, `gegluBackward ${approx} dGate`);
+          close(uo, ue, `gegluBackward ${approx} dUp`);
+        }
+        const cap = 2.5; // x spans ±12: the tails saturate
+        unary((be, out) => be.softcap(x, out, n, cap), "softcap");
+        const y = poisoned(n);
+        js.softcap(x, y, n, cap);
+        unary((be, out) => be.softcapBackward(y, dy, out, n, cap), "softcapBackward");
       });
     }
 
@@ -213,25 +226,26 @@ describe(`native kernels vs the reference (${skip ? "skipped" : nativeAddon()!.i
   });
 
   describe("rotary embedding", () => {
-    for (const hd of [2, 6, 34, 64, 130]) {
-      it(`rope hd=${hd}, forward and inverse, in place too`, () => {
-        const rows = 37, heads = 3, maxPos = 300, half = hd / 2;
+    // [hd, rotated dims]: whole heads, and partial rotary (Phi-4-mini rotates 96 of 128).
+    for (const [hd, rot] of [[2, 2], [6, 6], [34, 34], [64, 64], [130, 130], [128, 96], [10, 4]] as const) {
+      it(`rope hd=${hd} (${rot} rotated), forward and inverse, in place too`, () => {
+        const rows = 37, heads = 3, maxPos = 300, half = rot / 2;
         const cos = new Float32Array(maxPos * half), sin = new Float32Array(maxPos * half);
         for (let p = 0; p < maxPos; p++) {
           for (let i = 0; i < half; i++) {
-            cos[p * half + i] = Math.cos(p / 10000 ** ((2 * i) / hd));
-            sin[p * half + i] = Math.sin(p / 10000 ** ((2 * i) / hd));
+            cos[p * half + i] = Math.cos(p / 10000 ** ((2 * i) / rot));
+            sin[p * half + i] = Math.sin(p / 10000 ** ((2 * i) / rot));
           }
         }
         const positions = Int32Array.from({ length: rows }, () => rng.int(maxPos));
         const x = randn(rows * heads * hd);
         for (const inverse of [false, true]) {
           const e = poisoned(x.length), o = poisoned(x.length);
-          js.rope(x, e, cos, sin, positions, rows, heads, hd, inverse);
-          nb.rope(x, o, cos, sin, positions, rows, heads, hd, inverse);
+          js.rope(x, e, cos, sin, positions, rows, heads, hd, inverse, rot);
+          nb.rope(x, o, cos, sin, positions, rows, heads, hd, inverse, rot);
           close(o, e, `rope inverse=${inverse}`);
           const inPlace = x.slice();
-          nb.rope(inPlace, inPlace, cos, sin, positions, rows, heads, hd, inverse);
+          nb.rope(inPlace, inPlace, cos, sin, positions, rows, heads, hd, inverse, rot);
           close(inPlace, e, `rope in place inverse=${inverse}`);
         }
       });

@@ -166,7 +166,7 @@ describe("help texts", () => {
     assert.deepEqual(headings, ["Model and method:", "Data:", "Schedule:", "Output and checkpoints:", "Optimizer:", "Memory and speed:", "Options:", "Example:"]);
     const firstGroup = h.slice(h.indexOf("Model and method:"), h.indexOf("Data:"));
     for (const flag of ["--model", "--method", "--r", "--target-modules"]) assert.ok(firstGroup.includes(`  ${flag} `), flag);
-    assert.match(h.replace(/\s+/g, " "), /--target-modules <names> .*\(default: q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj\)/);
+    assert.match(h.replace(/\s+/g, " "), /--target-modules <names> .*\(default: all-linear\)/);
     assert.doesNotMatch(h.replace(/\s+/g, " "), /\(default: [^)]*\) \(default:/);
     assert.match(h, /CSV and Parquet are not read/);
   });

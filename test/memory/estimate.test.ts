@@ -83,7 +83,9 @@ describe("arithmetic on a hand-computed config (B=1, T=3)", () => {
   });
 });
 
-const fixtureConfigs: [string, ModelConfig][] = ["llama", "qwen2", "qwen3", "gpt2"].map((n) => [n, loadConfig(join(FIXTURES, n))]);
+const fixtureConfigs: [string, ModelConfig][] = ["llama", "qwen2", "qwen3", "gpt2", "mistral-window", "ministral-window", "smollm3", "phi3-longrope", "gemma2", "gemma3"].map(
+  (n) => [n, loadConfig(join(FIXTURES, n))],
+);
 
 function heldBytes(p: Tensor | QuantizedTensor): number {
   if (p instanceof Tensor) return p.byteLength;
@@ -153,10 +155,12 @@ describe("LoRA activations against a real forward pass", () => {
       const peft = getPeftModel(model, { r: 4, lora_alpha: 8, target_modules: "all-linear" }, { onNote: () => {} });
       const ids = Int32Array.from({ length: 10 }, (_, i) => (7 * i) % config.vocabSize);
       const loss = peft.forward({ ids, B: 2, T: 5, labels: ids }).loss!;
-      const step = { N: 10, adapterRanks: Array(7).fill(4) };
+      const step = { N: 10, adapterRanks: Array(modelInventory(config).layerLinears.length).fill(4) };
       // Nothing before layer 0 needs a gradient, so its input norm is not recorded: its rstd [N] is not
-      // kept (the estimate counts it anyway). The frozen head has no dW.
-      assert.equal(graphFloats(loss), forwardActivations(config, step, false) + 1 - 10);
+      // kept (the estimate counts it anyway), nor is Gemma's embedding lookup before its √hidden scaling.
+      // The frozen head has no dW.
+      const unrecorded = 10 + (name.startsWith("gemma") ? 10 * config.hiddenSize : 0);
+      assert.equal(graphFloats(loss), forwardActivations(config, step, false) + 1 - unrecorded);
     });
   }
 });
@@ -181,10 +185,18 @@ describe("the claims the estimate makes", () => {
   });
 
   it("presets parse, with the shapes they name", () => {
-    for (const k of ["tiny", "smollm2-135m", "qwen2.5-0.5b", "llama3-8b"]) assert.ok(k in PRESETS, k);
+    for (const k of ["tiny", "smollm2-135m", "qwen2.5-0.5b", "llama3-8b", "gemma3-270m", "gemma3-1b", "gemma2-2b", "phi4-mini", "smollm3-3b"]) assert.ok(k in PRESETS, k);
     assert.equal(baseParameterCount(modelInventory(presetConfig("smollm2-135m"))), 134_515_008);
     assert.equal(baseParameterCount(modelInventory(presetConfig("qwen2.5-0.5b"))), 494_032_768);
     assert.equal(baseParameterCount(modelInventory(presetConfig("llama3-8b"))), 8_030_261_248);
+    // The published parameter counts of the architectures after Llama.
+    assert.equal(baseParameterCount(modelInventory(presetConfig("gemma3-270m"))), 268_098_176);
+    assert.equal(baseParameterCount(modelInventory(presetConfig("gemma3-1b"))), 999_885_952);
+    assert.equal(baseParameterCount(modelInventory(presetConfig("gemma2-2b"))), 2_614_341_888);
+    assert.equal(baseParameterCount(modelInventory(presetConfig("phi4-mini"))), 3_836_021_760);
+    assert.equal(baseParameterCount(modelInventory(presetConfig("smollm3-3b"))), 3_075_098_624);
+    assert.deepEqual(presetConfig("gemma3-270m").layerTypes!.flatMap((t, i) => (t === "full_attention" ? [i] : [])), [5, 11, 17]);
+    assert.equal(presetConfig("phi4-mini").ropeScaling?.longFactor?.length, 48);
     assert.equal(presetConfig("tiny", { layers: 2 }).numLayers, 2);
     assert.throws(() => presetConfig("huge"), /unknown preset "huge"/);
   });

@@ -1,5 +1,7 @@
-// Every fixture checkpoint against transformers: logits, loss, hidden states, full fine-tuning gradients
-// and greedy generation with the KV cache, for both config styles, on every backend.
+// Every fixture checkpoint against its reference: logits, loss, hidden states, full fine-tuning gradients
+// and greedy generation with the KV cache, for both config styles, on every backend. The reference is
+// transformers for the first seven and the PyTorch re-implementation in scripts/reference/archs.py for the
+// others (test/fixtures/PROVENANCE.md).
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +16,7 @@ import { generate } from "../../src/infer/generate.ts";
 import { assertClose, backendsUnderTest, maxAbsDiff } from "../helpers.ts";
 
 const FIXTURES = "test/fixtures/models";
-const ARCHS = ["llama", "llama3-rope", "qwen2", "qwen3", "gpt2", "llama-bf16", "llama-sharded"];
+const ARCHS = ["llama", "llama3-rope", "qwen2", "qwen3", "gpt2", "llama-bf16", "llama-sharded", "mistral-window", "ministral-window", "smollm3", "phi3-longrope", "gemma2", "gemma3"];
 
 function referenceBatch(dir: string) {
   const ref = SafetensorsReader.open(join(dir, "reference.safetensors"));
@@ -70,7 +72,7 @@ for (const backendName of backendsUnderTest) {
         });
       }
       if (existsSync(join(dir, "generation.json"))) {
-        it(`${arch}: greedy generation with the KV cache reproduces transformers`, () => {
+        it(`${arch}: greedy generation with the KV cache reproduces the reference`, () => {
           setBackend(backendName);
           const gen = JSON.parse(readFileSync(join(dir, "generation.json"), "utf8"));
           const model = loadModel(dir);

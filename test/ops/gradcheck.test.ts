@@ -64,6 +64,7 @@ describe("finite differences (float64, js backend)", () => {
   it("rmsNorm with and without weight; layerNorm", () => {
     gradCheck("rmsNorm", [r([3, 17]), r([17])], (x, w) => ops.rmsNorm(x, w, 1e-5));
     gradCheck("rmsNorm no weight", [r([1, 1])], (x) => ops.rmsNorm(x, null, 1e-5));
+    gradCheck("rmsNorm (1 + w)", [r([3, 17]), r([17], 0.3)], (x, w) => ops.rmsNorm(x, w, 1e-6, 1));
     gradCheck("layerNorm", [r([5, 3]), r([3]), r([3])], (x, w, b) => ops.layerNorm(x, w, b, 1e-5));
   });
 
@@ -72,13 +73,19 @@ describe("finite differences (float64, js backend)", () => {
     gradCheck("gelu", [r([65], 2)], (x) => ops.gelu(x, "none"));
     gradCheck("gelu tanh", [r([65], 2)], (x) => ops.gelu(x, "tanh"));
     gradCheck("swiglu", [r([17], 2), r([17])], (g, u) => ops.swiglu(g, u));
+    gradCheck("swigluHalves", [r([3, 10], 2)], (x) => ops.swigluHalves(x));
+    gradCheck("geglu tanh", [r([17], 2), r([17])], (g, u) => ops.geglu(g, u, "tanh"));
+    gradCheck("geglu erf", [r([17], 2), r([17])], (g, u) => ops.geglu(g, u, "none"));
+    gradCheck("softcap", [r([33], 4)], (x) => ops.softcap(x, 2.5));
     gradCheck("softmax", [r([3, 5])], (x) => ops.softmax(x));
   });
 
-  it("rope (rotate-half) with arbitrary positions", () => {
+  it("rope (rotate-half) with arbitrary positions, whole and partial heads", () => {
     const table = ropeTable(32, 6);
     const positions = Int32Array.from([0, 5, 31]);
     gradCheck("rope", [r([3, 2 * 6])], (x) => ops.rope(x, table, positions, 2));
+    const partial = { ...ropeTable(32, 4), hd: 10, rotary: 4 };
+    gradCheck("rope partial", [r([3, 2 * 10])], (x) => ops.rope(x, partial, positions, 2));
   });
 
   for (const [B, T, nh, nkv, hd, masked] of [[1, 1, 1, 1, 1, false], [2, 5, 4, 2, 3, true], [1, 7, 3, 1, 4, false]] as const) {
@@ -90,10 +97,23 @@ describe("finite differences (float64, js backend)", () => {
     });
   }
 
-  it("cross-entropy with ignored labels; fused head + cross-entropy", () => {
+  for (const [window, softcap] of [[2, null], [3, 1.5], [null, 0.7]] as const) {
+    it(`attention with window ${window}, soft cap ${softcap}, padding`, () => {
+      const [B, T, nh, nkv, hd] = [2, 6, 2, 1, 3];
+      const keyMask = Uint8Array.from({ length: B * T }, (_, i) => (i === 2 || i === B * T - 1 ? 0 : 1));
+      gradCheck("attention", [r([B * T, nh * hd], 2), r([B * T, nkv * hd], 2), r([B * T, nkv * hd])], (q, k, v) =>
+        ops.attention(q, k, v, { B, T, nh, nkv, hd, keyMask, window, softcap }),
+      );
+    });
+  }
+
+  it("cross-entropy with ignored labels; fused head + cross-entropy, plain and soft-capped", () => {
     const labels = Int32Array.from([2, -100, 0, 6, 3]);
     gradCheck("crossEntropy", [r([5, 7])], (x) => ops.crossEntropy(x, labels));
     gradCheck("linearCrossEntropy", [r([5, 3]), r([7, 3])], (h, w) => ops.linearCrossEntropy(h, w, labels, { chunkRows: 2 }));
+    gradCheck("linearCrossEntropy softcap", [r([5, 3], 3), r([7, 3], 3)], (h, w) =>
+      ops.linearCrossEntropy(h, w, labels, { chunkRows: 2, softcap: 1.5 }),
+    );
   });
 
   it("embedding (scatter-add backward with repeated ids)", () => {

@@ -88,7 +88,7 @@ describe("report.html of one run", () => {
     assert.deepEqual(await page.locator("h2").allInnerTexts(), ["Summary", "Settings", "Loss", "Learning rate", "Tokens / s", "RSS (MB)"]);
     const settings = Object.fromEntries((await page.locator("table.kv").nth(1).locator("tr").allInnerTexts()).map((r) => r.split("\t")));
     assert.equal(settings["max-seq-len"], "512");
-    assert.equal(settings["target-modules"], "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+    assert.equal(settings["target-modules"], "all-linear");
     assert.equal(settings.lr, "0.003");
     assert.equal(settings["adam-eps"], "1.00e-8");
     assert.equal(settings.epochs, "not used (max-steps 150 sets the length)");

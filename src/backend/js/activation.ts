@@ -1,4 +1,4 @@
-// Reference activations: SiLU, GELU (erf and tanh forms), SwiGLU; each with its derivative.
+// Reference activations: SiLU, GELU (erf and tanh forms), SwiGLU, GeGLU, the tanh soft cap; each with its derivative.
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_TANH_A = 0.044715;
@@ -62,14 +62,22 @@ export function erf(x: number): number {
   return x < 0 ? erfc - 1 : 1 - erfc;
 }
 
-export function gelu(x: Float32Array, out: Float32Array, n: number, approximate: "none" | "tanh"): void {
-  for (let i = 0; i < n; i++) {
-    const v = x[i]!;
-    out[i] =
-      approximate === "tanh"
-        ? 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_TANH_A * v * v * v)))
-        : 0.5 * v * (1 + erf(v / Math.SQRT2));
+function geluValue(v: number, approximate: "none" | "tanh"): number {
+  return approximate === "tanh"
+    ? 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_TANH_A * v * v * v)))
+    : 0.5 * v * (1 + erf(v / Math.SQRT2));
+}
+
+function geluGrad(v: number, approximate: "none" | "tanh"): number {
+  if (approximate === "tanh") {
+    const t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_TANH_A * v * v * v));
+    return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_A * v * v);
   }
+  return 0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
+}
+
+export function gelu(x: Float32Array, out: Float32Array, n: number, approximate: "none" | "tanh"): void {
+  for (let i = 0; i < n; i++) out[i] = geluValue(x[i]!, approximate);
 }
 
 export function geluBackward(
@@ -79,15 +87,40 @@ export function geluBackward(
   n: number,
   approximate: "none" | "tanh",
 ): void {
+  for (let i = 0; i < n; i++) dx[i] = dy[i]! * geluGrad(x[i]!, approximate);
+}
+
+export function geglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number, approximate: "none" | "tanh"): void {
+  for (let i = 0; i < n; i++) out[i] = geluValue(gate[i]!, approximate) * up[i]!;
+}
+
+/** ∂/∂up = gelu(gate), ∂/∂gate = up · gelu'(gate) */
+export function gegluBackward(
+  gate: Float32Array,
+  up: Float32Array,
+  dy: Float32Array,
+  dGate: Float32Array,
+  dUp: Float32Array,
+  n: number,
+  approximate: "none" | "tanh",
+): void {
   for (let i = 0; i < n; i++) {
-    const v = x[i]!;
-    let d: number;
-    if (approximate === "tanh") {
-      const t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_TANH_A * v * v * v));
-      d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_TANH_A * v * v);
-    } else {
-      d = 0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
-    }
-    dx[i] = dy[i]! * d;
+    const d = dy[i]!;
+    const g = gate[i]!;
+    const u = up[i]!;
+    dUp[i] = d * geluValue(g, approximate);
+    dGate[i] = d * u * geluGrad(g, approximate);
+  }
+}
+
+export function softcap(x: Float32Array, out: Float32Array, n: number, cap: number): void {
+  for (let i = 0; i < n; i++) out[i] = cap * Math.tanh(x[i]! / cap);
+}
+
+/** d/dx c·tanh(x/c) = 1 − tanh², from the output as torch's tanh backward takes it. */
+export function softcapBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, cap: number): void {
+  for (let i = 0; i < n; i++) {
+    const t = y[i]! / cap;
+    dx[i] = dy[i]! * (1 - t * t);
   }
 }

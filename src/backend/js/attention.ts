@@ -1,5 +1,6 @@
-// Reference scaled dot-product attention (grouped-query, causal with a cache offset, key padding mask),
-// computed row by row in float64. Backward recomputes the probabilities from the saved log-sum-exp.
+// Reference scaled dot-product attention (grouped-query, causal with a cache offset, sliding window, key
+// padding mask, soft-capped scores), computed row by row in float64. Backward recomputes the probabilities
+// from the saved log-sum-exp.
 
 import type { AttentionDims } from "../kernels.ts";
 
@@ -16,8 +17,9 @@ function* queryRows(d: AttentionDims): Generator<Row & { b: number; h: number; t
     for (let h = 0; h < d.nh; h++) {
       for (let t = 0; t < d.T; t++) {
         const last = d.causal ? d.S - d.T + t : d.S - 1;
+        const first = d.window ? Math.max(0, d.S - d.T + t - d.window + 1) : 0;
         const keys: number[] = [];
-        for (let s = 0; s <= last; s++) if (!d.keyMask || d.keyMask[b * d.S + s]) keys.push(s);
+        for (let s = first; s <= last; s++) if (!d.keyMask || d.keyMask[b * d.S + s]) keys.push(s);
         yield { b, h, t, keys, qo: ((b * d.T + t) * d.nh + h) * d.hd, kvHead: Math.floor(h / group) };
       }
     }
@@ -27,13 +29,20 @@ function* queryRows(d: AttentionDims): Generator<Row & { b: number; h: number; t
 const kvOffset = (d: AttentionDims, b: number, s: number, head: number): number =>
   b * d.kvBatchStride + s * d.kvRowStride + head * d.hd;
 
-function scores(q: Float32Array, k: Float32Array, d: AttentionDims, row: Row & { b: number }): number[] {
+/** Raw scores scale·q·k of a row's keys (before any soft cap). */
+function rawScores(q: Float32Array, k: Float32Array, d: AttentionDims, row: Row & { b: number }): number[] {
   return row.keys.map((s) => {
     const ko = kvOffset(d, row.b, s, row.kvHead);
     let dot = 0;
     for (let i = 0; i < d.hd; i++) dot += q[row.qo + i]! * k[ko + i]!;
     return dot * d.scale;
   });
+}
+
+const capped = (raw: number, c: number | null | undefined): number => (c ? c * Math.tanh(raw / c) : raw);
+
+function scores(q: Float32Array, k: Float32Array, d: AttentionDims, row: Row & { b: number }): number[] {
+  return rawScores(q, k, d, row).map((x) => capped(x, d.softcap));
 }
 
 export function attention(
@@ -65,7 +74,10 @@ export function attention(
   }
 }
 
-/** dV += Pᵀ·dO; dP = dO·Vᵀ; dS = P ⊙ (dP − rowsum(dO ⊙ O)); dQ = scale·dS·K; dK += scale·dSᵀ·Q. */
+/**
+ * dV += Pᵀ·dO; dP = dO·Vᵀ; dS = P ⊙ (dP − rowsum(dO ⊙ O)), times 1 − tanh²(raw / c) under a soft cap;
+ * dQ = scale·dS·K; dK += scale·dSᵀ·Q.
+ */
 export function attentionBackward(
   q: Float32Array,
   k: Float32Array,
@@ -82,7 +94,8 @@ export function attentionBackward(
   const dvAcc = new Float64Array(dkAcc.length);
   const dense = (b: number, s: number, head: number) => ((b * d.S + s) * d.nkv + head) * d.hd;
   for (const row of queryRows(d)) {
-    const sc = scores(q, k, d, row);
+    const raw = rawScores(q, k, d, row);
+    const sc = raw.map((x) => capped(x, d.softcap));
     const l = lse[(row.b * d.nh + row.h) * d.T + row.t]!;
     let D = 0;
     for (let i = 0; i < d.hd; i++) D += dOut[row.qo + i]! * out[row.qo + i]!;
@@ -97,7 +110,8 @@ export function attentionBackward(
         dvAcc[g + i]! += p * dOut[row.qo + i]!;
         dp += dOut[row.qo + i]! * v[vo + i]!;
       }
-      const ds = p * (dp - D) * d.scale;
+      const dcap = d.softcap ? 1 - Math.tanh(raw[j]! / d.softcap) ** 2 : 1;
+      const ds = p * (dp - D) * d.scale * dcap;
       for (let i = 0; i < d.hd; i++) {
         dqAcc[i]! += ds * k[ko + i]!;
         dkAcc[g + i]! += ds * q[row.qo + i]!;

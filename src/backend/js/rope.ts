@@ -1,4 +1,4 @@
-// Reference rotary embedding in Hugging Face's rotate-half layout.
+// Reference rotary embedding in Hugging Face's rotate-half layout, over the first `rotary` dims of each head.
 
 export function rope(
   x: Float32Array,
@@ -10,13 +10,15 @@ export function rope(
   heads: number,
   hd: number,
   inverse: boolean,
+  rotary = hd,
 ): void {
-  const half = hd / 2;
+  const half = rotary / 2;
   const sign = inverse ? -1 : 1;
   for (let r = 0; r < rows; r++) {
     const t = positions[r]! * half;
     for (let h = 0; h < heads; h++) {
       const o = (r * heads + h) * hd;
+      for (let i = rotary; i < hd; i++) out[o + i] = x[o + i]!;
       for (let i = 0; i < half; i++) {
         const c = cos[t + i]!;
         const s = sign * sin[t + i]!;

@@ -65,6 +65,12 @@ export interface NativeAddon {
   geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, n: number, approximate: "none" | "tanh"): void;
   swiglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void;
   swigluBackward(gate: Float32Array, up: Float32Array, dy: Float32Array, dGate: Float32Array, dUp: Float32Array, n: number): void;
+  geglu(gate: Float32Array, up: Float32Array, out: Float32Array, n: number, approximate: "none" | "tanh"): void;
+  gegluBackward(
+    gate: Float32Array, up: Float32Array, dy: Float32Array, dGate: Float32Array, dUp: Float32Array, n: number, approximate: "none" | "tanh",
+  ): void;
+  softcap(x: Float32Array, out: Float32Array, n: number, cap: number): void;
+  softcapBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, cap: number): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
 
@@ -86,18 +92,18 @@ export interface NativeAddon {
   // rope.cc, attention.cc
   rope(
     x: Float32Array, out: Float32Array, cos: Float32Array, sin: Float32Array, positions: Int32Array,
-    rows: number, heads: number, hd: number, inverse: boolean,
+    rows: number, heads: number, hd: number, inverse: boolean, rotary: number,
   ): void;
   attention(
     q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     B: number, T: number, S: number, nh: number, nkv: number, hd: number, scale: number, causal: boolean,
-    keyMask: Uint8Array | null, kvRowStride: number, kvBatchStride: number,
+    keyMask: Uint8Array | null, kvRowStride: number, kvBatchStride: number, window: number, softcap: number,
   ): void;
   attentionBackward(
     q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array,
     dq: Float32Array, dk: Float32Array, dv: Float32Array,
     B: number, T: number, S: number, nh: number, nkv: number, hd: number, scale: number, causal: boolean,
-    keyMask: Uint8Array | null, kvRowStride: number, kvBatchStride: number,
+    keyMask: Uint8Array | null, kvRowStride: number, kvBatchStride: number, window: number, softcap: number,
   ): void;
 
   // loss.cc
