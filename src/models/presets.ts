@@ -20,6 +20,23 @@ function llamaShape(shape: ConfigJson): ConfigJson {
   };
 }
 
+/** Llama 3.2 1B / 3B as published: Llama 3's vocabulary, tied embeddings, llama3 RoPE scaling to 128K positions. */
+function llama32Shape(shape: ConfigJson): ConfigJson {
+  return llamaShape({
+    vocab_size: 128256,
+    intermediate_size: 8192,
+    num_key_value_heads: 8,
+    tie_word_embeddings: true,
+    max_position_embeddings: 131072,
+    rope_theta: 500000.0,
+    rope_scaling: { rope_type: "llama3", factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192 },
+    bos_token_id: 128000,
+    eos_token_id: 128001,
+    torch_dtype: "bfloat16",
+    ...shape,
+  });
+}
+
 /** Qwen2/2.5 as published: vocabulary 151,936, q/k/v biases, no sliding window in use, bf16 weights. */
 function qwen2Shape(shape: ConfigJson): ConfigJson {
   return {
@@ -134,22 +151,7 @@ export const PRESETS: Record<string, ConfigJson> = {
     eos_token_id: 2,
   }),
   /** meta-llama/Llama-3.2-1B (1.24B parameters, tied embeddings, llama3 RoPE scaling). */
-  "llama3.2-1b": llamaShape({
-    vocab_size: 128256,
-    hidden_size: 2048,
-    intermediate_size: 8192,
-    num_hidden_layers: 16,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    head_dim: 64,
-    tie_word_embeddings: true,
-    max_position_embeddings: 131072,
-    rope_theta: 500000.0,
-    rope_scaling: { rope_type: "llama3", factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192 },
-    bos_token_id: 128000,
-    eos_token_id: 128001,
-    torch_dtype: "bfloat16",
-  }),
+  "llama3.2-1b": llama32Shape({ hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 32, head_dim: 64 }),
   /** meta-llama/Llama-2-7b-hf (6.74B parameters, no grouped-query attention). */
   "llama2-7b": llamaShape({
     vocab_size: 32000,
@@ -241,22 +243,7 @@ export const PRESETS: Record<string, ConfigJson> = {
     sliding_window: 32768,
   }),
   /** meta-llama/Llama-3.2-3B (3.21B parameters, tied embeddings, llama3 RoPE scaling). */
-  "llama3.2-3b": llamaShape({
-    vocab_size: 128256,
-    hidden_size: 3072,
-    intermediate_size: 8192,
-    num_hidden_layers: 28,
-    num_attention_heads: 24,
-    num_key_value_heads: 8,
-    head_dim: 128,
-    tie_word_embeddings: true,
-    max_position_embeddings: 131072,
-    rope_theta: 500000.0,
-    rope_scaling: { rope_type: "llama3", factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192 },
-    bos_token_id: 128000,
-    eos_token_id: 128001,
-    torch_dtype: "bfloat16",
-  }),
+  "llama3.2-3b": llama32Shape({ hidden_size: 3072, num_hidden_layers: 28, num_attention_heads: 24, head_dim: 128 }),
   /** Qwen/Qwen3-8B (8.19B parameters, untied head, per-head q/k norms). */
   "qwen3-8b": {
     architectures: ["Qwen3ForCausalLM"],
