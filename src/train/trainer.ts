@@ -14,7 +14,7 @@ import { scope } from "../tensor/storage.ts";
 import { dropoutSeeds } from "../util/random.ts";
 import { loadConfig } from "../models/index.ts";
 import { Tokenizer } from "../tokenizer/index.ts";
-import { AdamW, SGD, clipGradNorm, gradNorm, lrAt, type Optimizer, type Schedule } from "../optim/index.ts";
+import { AdamW, AdamW8bit, SGD, clipGradNorm, gradNorm, lrAt, type Optimizer, type Schedule } from "../optim/index.ts";
 import { nativeAddon } from "../backend/native/index.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { kebabKey, resolveArgs, type TrainingArgs } from "./args.ts";
@@ -249,7 +249,8 @@ export class Trainer {
   private makeOptimizer(tm: TrainableModel): Optimizer {
     const a = this.args;
     if (a.optimizer === "sgd") return new SGD(tm.params, { lr: a.lr, momentum: a.momentum, nesterov: a.nesterov, weightDecay: a.weightDecay });
-    return new AdamW(tm.params, { lr: a.lr, betas: [a.adamBeta1, a.adamBeta2], eps: a.adamEps, weightDecay: a.weightDecay });
+    const adam = { lr: a.lr, betas: [a.adamBeta1, a.adamBeta2] as const, eps: a.adamEps, weightDecay: a.weightDecay };
+    return a.optimizer === "adamw8bit" ? new AdamW8bit(tm.params, adam) : new AdamW(tm.params, adam);
   }
 
   /** A fresh state, or the latest complete checkpoint's (weights, optimizer, data position, dropout stream). */
