@@ -24,6 +24,23 @@ export interface DenseBf16 {
   ld: number;
 }
 
+/** The float32 constants of one 8-bit AdamW step (formed by src/optim/adamw8bit.ts) and the two code maps. */
+export interface Adamw8bitStep {
+  beta1: number;
+  beta2: number;
+  oneMinusBeta1: number;
+  oneMinusBeta2: number;
+  /** −lr·√(1 − β2^t) / (1 − β1^t) */
+  stepSize: number;
+  /** ε·√(1 − β2^t) */
+  epsScaled: number;
+  /** 1 − lr·λ, or null without weight decay. */
+  decay: number | null;
+  /** Signed map of the first moment, unsigned map of the second (256 sorted values each). */
+  qmap1: Float32Array;
+  qmap2: Float32Array;
+}
+
 /** A quantized [rows, cols] weight, dequantized panel by panel inside the product. */
 export interface QuantOperand {
   kind: "quant";
@@ -285,6 +302,22 @@ export interface Backend {
     v: Float32Array,
     n: number,
     hp: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number },
+  ): void;
+
+  /**
+   * One 8-bit blockwise AdamW step (bitsandbytes' algorithm, src/backend/js/adamw8bit.ts) on n elements:
+   * param updated, the 8-bit codes of m and v and their per-256-element absmax re-encoded in place.
+   * Bit-identical across backends.
+   */
+  adamw8bit(
+    param: Float32Array,
+    grad: Float32Array,
+    state1: Uint8Array,
+    state2: Uint8Array,
+    absmax1: Float32Array,
+    absmax2: Float32Array,
+    n: number,
+    step: Adamw8bitStep,
   ): void;
 
   /** Dequantize rows [row0, row0 + count) of a quantized matrix into out [count, cols]. */

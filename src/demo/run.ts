@@ -14,7 +14,7 @@ import { loadDataset } from "../train/data/index.ts";
 import { evaluate, readMetrics, type Method } from "../train/index.ts";
 import { metricRows } from "../train/metrics.ts";
 import { writeComparisonReport } from "../train/report.ts";
-import { estimateMemory, formatEstimate } from "../memory/estimate.ts";
+import { estimateMemory, formatEstimate, frozenDtype } from "../memory/estimate.ts";
 import { presetConfig } from "../models/presets.ts";
 import { formatBytes, formatCount } from "../util/format.ts";
 import { demoSplits, textChunks, writeJsonl } from "./data.ts";
@@ -62,7 +62,7 @@ export function runDemo(o: DemoOptions, print: (s: string) => void = (s) => proc
   print("peft-ts: full fine-tuning vs LoRA vs QLoRA on one base model\n");
   print("What each method would need to fine-tune Llama 3 8B (batch 1 × 512 tokens), estimated by `peft-ts estimate`:");
   const big = presetConfig("llama3-8b");
-  print(formatEstimate(["full", "lora", "qlora"].map((method) => estimateMemory({ config: big, method: method as Method, batch: 1, seq: 512 }))));
+  print(formatEstimate(["full", "lora", "qlora"].map((m) => estimateMemory({ config: big, method: m as Method, batch: 1, seq: 512, baseDtype: frozenDtype(m as Method, null, big) }))));
   print("\nThe same three methods, run for real on a model this machine trains in seconds: a 1.3M-parameter Llama");
   print("pretrained by peft-ts on the Brown corpus's non-fiction, fine-tuned on its fiction (novels, mysteries, science");
   print("fiction, adventure, romance, humor), which it never saw.\n");

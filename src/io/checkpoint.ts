@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import { basename, join } from "node:path";
 import type { Tensor } from "../tensor/tensor.ts";
 import { fsyncDir, writeFileAtomic, type AtomicOptions } from "./atomic.ts";
-import { SafetensorsReader, writeSafetensors, type SafetensorsEntry } from "./safetensors.ts";
+import { SafetensorsReader, streamedTensor, writeSafetensorsStreamed, type SafetensorsEntry, type StreamedTensor } from "./safetensors.ts";
 
 export class CheckpointError extends Error {}
 
@@ -116,6 +116,11 @@ export class CheckpointReader {
     return this.#reader(name).readAsFloat32(name);
   }
 
+  /** Elements [start, start + dst.length) of a tensor in its stored dtype (SafetensorsReader.readInto). */
+  readInto(name: string, start: number, dst: Float32Array | Uint16Array | Uint8Array): void {
+    this.#reader(name).readInto(name, start, dst);
+  }
+
   /** Bytes of tensor data over all names (what the index's total_size records). */
   totalBytes(): number {
     let n = 0;
@@ -155,28 +160,39 @@ export interface WriteCheckpointOptions extends AtomicOptions {
  * staged under temporary names because their final names need the shard count.
  */
 export function writeCheckpoint(dir: string, tensors: Iterable<readonly [string, Tensor]>, options: WriteCheckpointOptions = {}): void {
+  function* streamed(): Iterable<StreamedTensor> {
+    for (const [name, t] of tensors) yield streamedTensor(dir, name, t);
+  }
+  writeCheckpointStreamed(dir, streamed(), options);
+}
+
+/**
+ * writeCheckpoint for tensors whose bytes are produced while their shard is written (StreamedTensor):
+ * nothing but the tensor list is held, so a checkpoint larger than memory can be written.
+ */
+export function writeCheckpointStreamed(dir: string, tensors: Iterable<StreamedTensor>, options: WriteCheckpointOptions = {}): void {
   const { maxShardBytes = DEFAULT_MAX_SHARD_BYTES, weightsName = "model.safetensors" } = options;
   if (!(maxShardBytes > 0)) throw new CheckpointError(`${dir}: maxShardBytes must be positive, got ${maxShardBytes}`);
   const stem = weightsName.replace(/\.safetensors$/, "");
   const metadata = { format: "pt", ...options.metadata };
   fs.mkdirSync(dir, { recursive: true });
   const staged: StagedShard[] = [];
-  const stage = (shard: [string, Tensor][]): void => {
+  const stage = (shard: StreamedTensor[]): void => {
     const path = join(dir, `.${stem}.shard-${staged.length}.tmp`);
-    writeSafetensors(path, shard, metadata, options);
-    staged.push({ path, tensors: shard.map(([name, t]) => ({ name, bytes: t.byteLength, numel: t.size })) });
+    writeSafetensorsStreamed(path, shard, metadata, options);
+    staged.push({ path, tensors: shard.map((t) => ({ name: t.name, bytes: t.byteLength, numel: t.shape.reduce((a, b) => a * b, 1) })) });
   };
   try {
     // huggingface_hub's split_torch_state_dict_into_shards: a tensor over the limit gets a shard of its own
     // at once; otherwise the current shard is closed when the next tensor would push it past the limit.
-    let current: [string, Tensor][] = [];
+    let current: StreamedTensor[] = [];
     let currentBytes = 0;
     const seen = new Set<string>();
-    for (const [name, t] of tensors) {
-      if (seen.has(name)) throw new CheckpointError(`${dir}: tensor "${name}" given twice`);
-      seen.add(name);
+    for (const t of tensors) {
+      if (seen.has(t.name)) throw new CheckpointError(`${dir}: tensor "${t.name}" given twice`);
+      seen.add(t.name);
       if (t.byteLength > maxShardBytes) {
-        stage([[name, t]]);
+        stage([t]);
         continue;
       }
       if (currentBytes + t.byteLength > maxShardBytes) {
@@ -184,7 +200,7 @@ export function writeCheckpoint(dir: string, tensors: Iterable<readonly [string,
         current = [];
         currentBytes = 0;
       }
-      current.push([name, t]);
+      current.push(t);
       currentBytes += t.byteLength;
     }
     if (current.length > 0 || staged.length === 0) stage(current);

@@ -87,6 +87,22 @@ export class SafetensorsReader {
     return Tensor.from(e.tensorDtype, data, e.shape);
   }
 
+  /**
+   * Reads elements [start, start + dst.length) of a tensor, in its stored dtype, into dst (a typed array of
+   * that element size): one positioned read, so a large tensor can be consumed a piece at a time.
+   */
+  readInto(name: string, start: number, dst: Float32Array | Uint16Array | Uint8Array): void {
+    const e = this.#readable(name);
+    const size = BYTES_PER_ELEMENT[e.tensorDtype];
+    if (dst.BYTES_PER_ELEMENT !== size) throw new SafetensorsError(this.path, `is ${e.dtype}; cannot read it into ${dst.BYTES_PER_ELEMENT}-byte elements`, name);
+    const count = (e.end - e.begin) / size;
+    if (!(Number.isInteger(start) && start >= 0 && start + dst.length <= count)) {
+      throw new SafetensorsError(this.path, `elements [${start}, ${start + dst.length}) are outside its ${count}`, name);
+    }
+    if (this.#fd === null) throw new SafetensorsError(this.path, "reader is closed", name);
+    readFully(this.path, this.#fd, new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength), this.#dataStart + e.begin + start * size, name);
+  }
+
   /** Reads an F32, BF16 or F16 tensor as float32, in a single float32 allocation. */
   readAsFloat32(name: string): Tensor<"float32"> {
     const e = this.#readable(name);
@@ -140,6 +156,19 @@ function readFully(path: string, fd: number, dst: Uint8Array, position: number, 
 
 export type TensorSource = Iterable<readonly [string, Tensor]> | Record<string, Tensor>;
 
+/**
+ * A tensor whose bytes are produced while the file is written (generated or converted data), so a file or
+ * a whole checkpoint can be written without holding its tensors: `write` hands `byteLength` bytes to `out`
+ * in order, in as many pieces as it likes.
+ */
+export interface StreamedTensor {
+  name: string;
+  dtype: DType;
+  shape: readonly number[];
+  byteLength: number;
+  write(out: (bytes: Uint8Array) => void): void;
+}
+
 function tensorList(tensors: TensorSource): [string, Tensor][] {
   const it = Symbol.iterator in tensors ? (tensors as Iterable<readonly [string, Tensor]>) : Object.entries(tensors);
   return Array.from(it, ([name, t]) => [name, t]);
@@ -154,25 +183,38 @@ function bytesOf(path: string, name: string, t: Tensor): Uint8Array {
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
+/** A held tensor as a StreamedTensor (its bytes written straight from its storage). */
+export function streamedTensor(path: string, name: string, t: Tensor): StreamedTensor {
+  return { name, dtype: t.dtype, shape: t.shape, byteLength: t.byteLength, write: (out) => out(bytesOf(path, name, t)) };
+}
+
 /**
  * Writes a safetensors file atomically: the header, then each tensor's bytes straight from its storage.
  * Tensors are ordered as the Python writer orders them (dtype size, then name), so the output matches it.
  */
 export function writeSafetensors(path: string, tensors: TensorSource, metadata?: Record<string, string>, options: AtomicOptions = {}): void {
-  const list = tensorList(tensors);
-  const byName = new Map(list);
-  const { header, order } = buildHeader(
-    path,
-    list.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, byteLength: t.byteLength })),
-    metadata,
-  );
+  writeSafetensorsStreamed(path, tensorList(tensors).map(([name, t]) => streamedTensor(path, name, t)), metadata, options);
+}
+
+/** writeSafetensors for tensors produced as they are written; a producer that writes the wrong size is an error. */
+export function writeSafetensorsStreamed(path: string, tensors: readonly StreamedTensor[], metadata?: Record<string, string>, options: AtomicOptions = {}): void {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  const { header, order } = buildHeader(path, [...tensors], metadata);
   const file = openAtomic(path, options);
   try {
     const len = new Uint8Array(8);
     new DataView(len.buffer).setBigUint64(0, BigInt(header.length), true);
     file.write(len);
     file.write(header);
-    for (const { name } of order) file.write(bytesOf(path, name, byName.get(name)!));
+    for (const { name } of order) {
+      const t = byName.get(name)!;
+      let written = 0;
+      t.write((bytes) => {
+        written += bytes.byteLength;
+        file.write(bytes);
+      });
+      if (written !== t.byteLength) throw new SafetensorsError(path, `produced ${written} bytes, its header says ${t.byteLength}`, name);
+    }
   } catch (e) {
     file.abort();
     throw e;

@@ -16,13 +16,18 @@ export interface ModelInventory {
   numLayers: number;
   /** The linear layers of one decoder layer. */
   layerLinears: LinearShape[];
-  /** Norm weights (and LayerNorm biases) of one decoder layer; always float32. */
-  layerNormParams: number;
-  /** Token embeddings, plus GPT-2's learned positions. */
-  embeddingParams: number;
+  /** Sizes of one decoder layer's norm weights (and LayerNorm biases); always float32. */
+  layerNorms: number[];
+  /** Sizes of the token embedding, and of GPT-2's learned positions. */
+  embeddings: number[];
   /** The untied output head; 0 when it shares the token embedding. */
   headParams: number;
-  finalNormParams: number;
+  /** Sizes of the final norm's weight (and bias). */
+  finalNorms: number[];
+}
+
+export function sum(sizes: readonly number[]): number {
+  return sizes.reduce((s, n) => s + n, 0);
 }
 
 function llamaLinears(c: ModelConfig): LinearShape[] {
@@ -72,21 +77,26 @@ export function modelInventory(c: ModelConfig): ModelInventory {
   const C = c.hiddenSize;
   const family = familyOf(c);
   const gpt2 = family === "gpt2";
-  const qkNorms = c.qkNorm ? 2 * c.headDim : 0;
   return {
     numLayers: c.numLayers,
     layerLinears: gpt2 ? gpt2Linears(c) : family === "phi3" ? phi3Linears(c) : llamaLinears(c),
     // GPT-2: ln_1 and ln_2 with weight and bias; Llama, Phi-3: two RMSNorm weights; Gemma: four; plus the
     // q/k head norms of Qwen3 and Gemma 3.
-    layerNormParams: gpt2 ? 4 * C : (family === "gemma" ? 4 * C : 2 * C) + qkNorms,
-    embeddingParams: c.vocabSize * C + (gpt2 ? c.maxPositions * C : 0),
+    layerNorms: gpt2 ? [C, C, C, C] : [...(family === "gemma" ? [C, C, C, C] : [C, C]), ...(c.qkNorm ? [c.headDim, c.headDim] : [])],
+    embeddings: gpt2 ? [c.vocabSize * C, c.maxPositions * C] : [c.vocabSize * C],
     headParams: c.tieWordEmbeddings ? 0 : c.vocabSize * C,
-    finalNormParams: gpt2 ? 2 * C : C,
+    finalNorms: gpt2 ? [C, C] : [C],
   };
+}
+
+/** Sizes of every tensor full fine-tuning trains (each its own optimizer state). */
+export function parameterTensors(inv: ModelInventory): number[] {
+  const layer = [...inv.layerLinears.flatMap((l) => (l.bias ? [l.inF * l.outF, l.outF] : [l.inF * l.outF])), ...inv.layerNorms];
+  const layers = Array.from({ length: inv.numLayers }, () => layer).flat();
+  return [...inv.embeddings, ...layers, ...inv.finalNorms, ...(inv.headParams > 0 ? [inv.headParams] : [])];
 }
 
 /** Parameters of the base model (a tied head counted once, as the model holds it once). */
 export function baseParameterCount(inv: ModelInventory): number {
-  const perLayer = inv.layerNormParams + inv.layerLinears.reduce((s, l) => s + l.inF * l.outF + (l.bias ? l.outF : 0), 0);
-  return inv.numLayers * perLayer + inv.embeddingParams + inv.headParams + inv.finalNormParams;
+  return sum(parameterTensors(inv));
 }

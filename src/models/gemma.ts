@@ -69,8 +69,10 @@ export class GemmaModel extends Module {
    * dtype (bf16 turns √2304 = 48 into 48, but √640 = 25.298 into 25.25).
    */
   embedScale(): number {
-    const s = Math.fround(Math.sqrt(this.embed_tokens.weight.shape[1]!));
-    return this.embed_tokens.weight.dtype === "bfloat16" ? bf16ToF32(f32ToBf16(s)) : s;
+    const w = this.embed_tokens.weight;
+    const s = Math.fround(Math.sqrt(w.shape[1]!));
+    // a quantized table (--quantize-embeddings) has no float dtype: its rows come out in float32
+    return "dtype" in w && w.dtype === "bfloat16" ? bf16ToF32(f32ToBf16(s)) : s;
   }
 }
 

@@ -1,6 +1,7 @@
 // Loading a Hugging Face model folder: config.json (either style), safetensors (single or sharded),
-// weights read one tensor at a time and converted / quantized as they arrive, so peak memory is the
-// model as held plus one tensor.
+// weights read one tensor at a time straight into the form they are held in: quantized layers a run of
+// elements at a time through positioned reads (weights.ts), others into their storage. Peak memory is the
+// model as held plus, for a tensor converted to another dtype, that one tensor.
 
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -8,8 +9,8 @@ import { CheckpointReader } from "../io/checkpoint.ts";
 import { parseConfig, ConfigError, type ModelConfig } from "./config.ts";
 import { buildModel } from "./build.ts";
 import type { CausalLM } from "./causal-lm.ts";
-import { NamedWeights, type StoragePolicy } from "./weights.ts";
-import { quantizeOnLoad, readBnbOnLoad, type QuantizationOptions } from "../quant/policy.ts";
+import { NamedWeights, type StoragePolicy, type TensorStream } from "./weights.ts";
+import { quantizeOnLoad, quantizeOptions, readBnbOnLoad, type QuantizationOptions } from "../quant/policy.ts";
 
 export interface LoadOptions {
   /**
@@ -25,6 +26,11 @@ export interface LoadOptions {
    * its config and read as stored, without this option.
    */
   quantization?: QuantizationOptions | null;
+  /**
+   * Quantize the (frozen) embeddings and head as well, int8 or NF4: a departure from QLoRA's recipe, which
+   * keeps them in float.
+   */
+  embeddingQuantization?: QuantizationOptions | null;
   /** Replaces how weights are held (advanced; overrides `dtype` and `quantization`). */
   policy?: Partial<StoragePolicy>;
   /** Use this config instead of the folder's config.json. */
@@ -72,7 +78,7 @@ export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
   if (opts.quantization && config.quantizationConfig) {
     throw new ConfigError(`${dir}: the checkpoint is already quantized (quantization_config in config.json); load it without a quantization option`);
   }
-  if (opts.trainable && (opts.quantization || config.quantizationConfig)) {
+  if (opts.trainable && (opts.quantization || opts.embeddingQuantization || config.quantizationConfig)) {
     throw new ConfigError(`${dir}: quantized weights are frozen; full fine-tuning needs a float model (use LoRA on a quantized base: QLoRA)`);
   }
   const reader = CheckpointReader.open(dir);
@@ -92,15 +98,23 @@ export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
       used.add(key);
       return reader.read(key);
     };
+    const open = (name: string): TensorStream | undefined => {
+      const key = resolve(name);
+      if (key === undefined) return undefined;
+      used.add(key);
+      const e = reader.entry(key);
+      return { dtype: e.tensorDtype, shape: e.shape, readInto: (start, dst) => reader.readInto(key, start, dst) };
+    };
     const dtype = opts.dtype ?? "auto";
     const policy: StoragePolicy = {
       weightDtype: dtype === "auto" ? (config.dtype === "bfloat16" ? "bfloat16" : "float32") : dtype,
       trainable: opts.trainable ?? false,
       ...(config.quantizationConfig ? readBnbOnLoad(config.quantizationConfig) : {}),
       ...(opts.quantization ? quantizeOnLoad(opts.quantization) : {}),
+      ...(opts.embeddingQuantization ? { quantizeEmbeddingsAs: quantizeOptions(opts.embeddingQuantization) } : {}),
       ...opts.policy,
     };
-    const model = buildModel(config, new NamedWeights(get, policy, dir));
+    const model = buildModel(config, new NamedWeights(get, policy, dir, open));
     const unused = reader.names().filter((n) => !used.has(n) && !IGNORED_KEYS.some((re) => re.test(n)));
     if (unused.length > 0) {
       (opts.onWarning ?? ((m) => process.stderr.write(`peft-ts: ${m}\n`)))(

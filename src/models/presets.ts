@@ -20,6 +20,40 @@ function llamaShape(shape: ConfigJson): ConfigJson {
   };
 }
 
+/** Llama 3.2 1B / 3B as published: Llama 3's vocabulary, tied embeddings, llama3 RoPE scaling to 128K positions. */
+function llama32Shape(shape: ConfigJson): ConfigJson {
+  return llamaShape({
+    vocab_size: 128256,
+    intermediate_size: 8192,
+    num_key_value_heads: 8,
+    tie_word_embeddings: true,
+    max_position_embeddings: 131072,
+    rope_theta: 500000.0,
+    rope_scaling: { rope_type: "llama3", factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192 },
+    bos_token_id: 128000,
+    eos_token_id: 128001,
+    torch_dtype: "bfloat16",
+    ...shape,
+  });
+}
+
+/** Qwen2/2.5 as published: vocabulary 151,936, q/k/v biases, no sliding window in use, bf16 weights. */
+function qwen2Shape(shape: ConfigJson): ConfigJson {
+  return {
+    architectures: ["Qwen2ForCausalLM"],
+    model_type: "qwen2",
+    hidden_act: "silu",
+    vocab_size: 151936,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1000000.0,
+    use_sliding_window: false,
+    bos_token_id: 151643,
+    eos_token_id: 151643,
+    torch_dtype: "bfloat16",
+    ...shape,
+  };
+}
+
 /** Meta-Llama-3-8B's shape; Llama 3.1 8B is the same with llama3 RoPE scaling to 128K positions. */
 const LLAMA3_8B: ConfigJson = {
   vocab_size: 128256,
@@ -117,22 +151,7 @@ export const PRESETS: Record<string, ConfigJson> = {
     eos_token_id: 2,
   }),
   /** meta-llama/Llama-3.2-1B (1.24B parameters, tied embeddings, llama3 RoPE scaling). */
-  "llama3.2-1b": llamaShape({
-    vocab_size: 128256,
-    hidden_size: 2048,
-    intermediate_size: 8192,
-    num_hidden_layers: 16,
-    num_attention_heads: 32,
-    num_key_value_heads: 8,
-    head_dim: 64,
-    tie_word_embeddings: true,
-    max_position_embeddings: 131072,
-    rope_theta: 500000.0,
-    rope_scaling: { rope_type: "llama3", factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192 },
-    bos_token_id: 128000,
-    eos_token_id: 128001,
-    torch_dtype: "bfloat16",
-  }),
+  "llama3.2-1b": llama32Shape({ hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 32, head_dim: 64 }),
   /** meta-llama/Llama-2-7b-hf (6.74B parameters, no grouped-query attention). */
   "llama2-7b": llamaShape({
     vocab_size: 32000,
@@ -200,6 +219,51 @@ export const PRESETS: Record<string, ConfigJson> = {
     bos_token_id: 151643,
     eos_token_id: 151643,
     torch_dtype: "float32",
+  },
+  /** Qwen/Qwen2.5-1.5B (1.54B parameters, tied embeddings, q/k/v biases). */
+  "qwen2.5-1.5b": qwen2Shape({
+    hidden_size: 1536,
+    intermediate_size: 8960,
+    num_hidden_layers: 28,
+    num_attention_heads: 12,
+    num_key_value_heads: 2,
+    tie_word_embeddings: true,
+    max_position_embeddings: 131072,
+    sliding_window: 131072,
+  }),
+  /** Qwen/Qwen2.5-3B (3.09B parameters, tied embeddings, q/k/v biases). */
+  "qwen2.5-3b": qwen2Shape({
+    hidden_size: 2048,
+    intermediate_size: 11008,
+    num_hidden_layers: 36,
+    num_attention_heads: 16,
+    num_key_value_heads: 2,
+    tie_word_embeddings: true,
+    max_position_embeddings: 32768,
+    sliding_window: 32768,
+  }),
+  /** meta-llama/Llama-3.2-3B (3.21B parameters, tied embeddings, llama3 RoPE scaling). */
+  "llama3.2-3b": llama32Shape({ hidden_size: 3072, num_hidden_layers: 28, num_attention_heads: 24, head_dim: 128 }),
+  /** Qwen/Qwen3-8B (8.19B parameters, untied head, per-head q/k norms). */
+  "qwen3-8b": {
+    architectures: ["Qwen3ForCausalLM"],
+    model_type: "qwen3",
+    hidden_act: "silu",
+    vocab_size: 151936,
+    hidden_size: 4096,
+    intermediate_size: 12288,
+    num_hidden_layers: 36,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    head_dim: 128,
+    attention_bias: false,
+    tie_word_embeddings: false,
+    max_position_embeddings: 40960,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1000000.0,
+    bos_token_id: 151643,
+    eos_token_id: 151645,
+    torch_dtype: "bfloat16",
   },
   /** meta-llama/Meta-Llama-3-8B (8.0B parameters): what the methods cost at the size people fine-tune. */
   "llama3-8b": llamaShape(LLAMA3_8B),

@@ -37,7 +37,8 @@ export class Linear extends Module implements Forward {
 }
 
 export class Embedding extends Module {
-  constructor(public weight: Tensor) {
+  /** float32 or bf16; int8 / NF4 when the base's embeddings are quantized (frozen). */
+  constructor(public weight: LinearWeight) {
     super();
   }
 

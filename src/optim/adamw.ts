@@ -17,6 +17,16 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
+/** The options with their torch defaults, validated (shared with AdamW8bit). */
+export function resolveAdamW(what: string, o: AdamWOptions): { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number } {
+  const [beta1, beta2] = o.betas ?? [0.9, 0.999];
+  const eps = o.eps ?? 1e-8;
+  if (!(o.lr >= 0)) throw new Error(`${what}: lr must be >= 0, got ${o.lr}`);
+  if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) throw new Error(`${what}: betas must be in [0, 1), got ${beta1}, ${beta2}`);
+  if (!(eps >= 0)) throw new Error(`${what}: eps must be >= 0, got ${o.eps}`);
+  return { lr: o.lr, beta1, beta2, eps, weightDecay: o.weightDecay ?? 0.01 };
+}
+
 export class AdamW implements Optimizer {
   lr: number;
   readonly beta1: number;
@@ -30,16 +40,8 @@ export class AdamW implements Optimizer {
 
   constructor(params: readonly (readonly [string, Tensor])[], o: AdamWOptions) {
     checkParams("AdamW", params);
-    const [beta1, beta2] = o.betas ?? [0.9, 0.999];
-    if (!(o.lr >= 0)) throw new Error(`AdamW: lr must be >= 0, got ${o.lr}`);
-    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) throw new Error(`AdamW: betas must be in [0, 1), got ${beta1}, ${beta2}`);
-    if (!((o.eps ?? 1e-8) >= 0)) throw new Error(`AdamW: eps must be >= 0, got ${o.eps}`);
+    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = resolveAdamW("AdamW", o));
     this.params = params;
-    this.lr = o.lr;
-    this.beta1 = beta1;
-    this.beta2 = beta2;
-    this.eps = o.eps ?? 1e-8;
-    this.weightDecay = o.weightDecay ?? 0.01;
     this.#m = params.map(([, p]) => new Float32Array(p.size));
     this.#v = params.map(([, p]) => new Float32Array(p.size));
     this.#steps = params.map(() => 0);

@@ -1,14 +1,14 @@
 // What every optimizer shares: the parameters it updates, a learning rate the schedule sets before each
 // step, and a state that a checkpoint saves and a resume restores bit for bit (float32 tensors plus a
-// small JSON record of step counts and hyperparameters).
+// small JSON record of step counts and hyperparameters); 8-bit optimizers add uint8 code tensors.
 
 import type { Tensor } from "../tensor/tensor.ts";
 
 export class OptimizerStateError extends Error {}
 
 export interface OptimizerState {
-  /** Float32 state tensors by name (e.g. `exp_avg.<param>`), saved as safetensors. */
-  tensors: [string, Tensor<"float32">][];
+  /** State tensors by name (e.g. `exp_avg.<param>`: float32; 8-bit codes: uint8), saved as safetensors. */
+  tensors: [string, Tensor][];
   /** Everything else: step counts, hyperparameters (saved as JSON). */
   json: Record<string, unknown>;
 }
@@ -28,14 +28,15 @@ export interface Optimizer {
   loadState(tensors: StateSource, json: Record<string, unknown>): void;
 }
 
-/** Copies a saved float32 state tensor into `dst`, checking it fits. */
-export function restoreInto(dst: Float32Array, tensors: StateSource, name: string): void {
+/** Copies a saved state tensor (float32, or uint8 codes) into `dst`, checking its dtype and size. */
+export function restoreInto(dst: Float32Array | Uint8Array, tensors: StateSource, name: string): void {
   const t = typeof tensors === "function" ? tensors(name) : tensors.get(name);
   if (!t) throw new OptimizerStateError(`optimizer state: tensor "${name}" is missing`);
-  if (t.dtype !== "float32" || t.size !== dst.length) {
-    throw new OptimizerStateError(`optimizer state: tensor "${name}" is ${t.dtype} with ${t.size} elements, expected float32 with ${dst.length}`);
+  const dtype = dst instanceof Float32Array ? "float32" : "uint8";
+  if (t.dtype !== dtype || t.size !== dst.length) {
+    throw new OptimizerStateError(`optimizer state: tensor "${name}" is ${t.dtype} with ${t.size} elements, expected ${dtype} with ${dst.length}`);
   }
-  dst.set(t.data as Float32Array);
+  dst.set(t.data as Float32Array & Uint8Array);
 }
 
 export function zeroGrads(params: readonly (readonly [string, Tensor])[]): void {

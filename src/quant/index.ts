@@ -85,12 +85,22 @@ export function quantizeTensor(w: Tensor, opts: QuantizeOptions): QuantizedTenso
   if (w.dtype !== "bfloat16" && w.dtype !== "float16") throw new Error(`quantizeTensor: cannot quantize a ${w.dtype} tensor`);
   const bits = w.data as Uint16Array;
   const toF32 = w.dtype === "bfloat16" ? bf16ArrayToF32 : f16ArrayToF32;
-  return new QuantizedTensor(opts.type === "int8" ? int8Chunked(bits, rows, cols, toF32, opts) : fourBitChunked(bits, rows, cols, toF32, opts));
+  return quantizeFill(rows, cols, (dst, start) => void toF32(bits.subarray(start, start + dst.length), dst), opts);
 }
 
-type ToF32 = (src: Uint16Array, dst: Float32Array) => Float32Array;
+/**
+ * Quantizes a [rows, cols] weight that `fill` hands over a run of elements at a time (in row-major order,
+ * as float32: dst receives elements [start, start + dst.length)), e.g. read from a file or generated, so
+ * the weight never exists whole in float.
+ */
+export function quantizeFill(rows: number, cols: number, fill: (dst: Float32Array, start: number) => void, opts: QuantizeOptions): QuantizedTensor {
+  if (!QUANT_TYPES[opts.type]) throw new Error(`quantizeFill: unknown type ${String(opts.type)}`);
+  return new QuantizedTensor(opts.type === "int8" ? int8Chunked(rows, cols, fill, opts) : fourBitChunked(rows, cols, fill, opts));
+}
 
-function fourBitChunked(bits: Uint16Array, rows: number, cols: number, toF32: ToF32, opts: QuantizeOptions): QuantizedMatrix {
+type Fill = (dst: Float32Array, start: number) => void;
+
+function fourBitChunked(rows: number, cols: number, fill: Fill, opts: QuantizeOptions): QuantizedMatrix {
   const enc = new Encoder4bit(rows, cols, resolve4bitOptions({ ...opts, type: opts.type as "nf4" | "fp4" }, rows, cols));
   const n = rows * cols;
   // a chunk is a whole number of blocks and of rows where it can be (blocks span rows when cols < blockSize)
@@ -98,22 +108,21 @@ function fourBitChunked(bits: Uint16Array, rows: number, cols: number, toF32: To
   const chunk = Math.max(unit, Math.floor(ChunkElements / unit) * unit);
   const scratch = new Float32Array(Math.min(chunk, n));
   for (let start = 0; start < n; start += chunk) {
-    const len = Math.min(chunk, n - start);
-    const dst = scratch.subarray(0, len);
-    toF32(bits.subarray(start, start + len), dst);
-    enc.encode(dst, 0, start, len);
+    const dst = scratch.subarray(0, Math.min(chunk, n - start));
+    fill(dst, start);
+    enc.encode(dst, 0, start, dst.length);
   }
   return enc.finish();
 }
 
-function int8Chunked(bits: Uint16Array, rows: number, cols: number, toF32: ToF32, opts: QuantizeOptions): QuantizedMatrix {
+function int8Chunked(rows: number, cols: number, fill: Fill, opts: QuantizeOptions): QuantizedMatrix {
   const enc = new EncoderInt8(rows, cols, opts.viaFloat16 ?? true);
   const rowsPerChunk = Math.max(1, Math.floor(ChunkElements / cols));
   const scratch = new Float32Array(Math.min(rowsPerChunk, rows) * cols);
   for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
     const count = Math.min(rowsPerChunk, rows - r0);
     const dst = scratch.subarray(0, count * cols);
-    toF32(bits.subarray(r0 * cols, (r0 + count) * cols), dst);
+    fill(dst, r0 * cols);
     enc.encode(dst, 0, r0, count);
   }
   return enc.finish();

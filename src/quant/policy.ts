@@ -4,8 +4,8 @@
 
 import type { Tensor } from "../tensor/tensor.ts";
 import type { StoragePolicy } from "../models/weights.ts";
-import { quantizeTensor } from "./index.ts";
 import { bnbWeightKind, fromBnbTensors, parseBnbQuantizationConfig } from "./bnb.ts";
+import type { QuantizeOptions } from "./index.ts";
 import { QuantizedTensor, type QuantType } from "./types.ts";
 
 export interface QuantizationOptions {
@@ -28,12 +28,16 @@ function skipped(name: string, skip: readonly string[]): boolean {
   return skip.some((s) => path === s || path.endsWith(`.${s}`) || path.includes(`.${s}.`));
 }
 
-export function quantizeOnLoad(o: QuantizationOptions): Pick<StoragePolicy, "quantize"> {
+/** The quantizer's options for these settings (defaults: blocks of 64, double quantization). */
+export function quantizeOptions(o: QuantizationOptions): QuantizeOptions {
+  return { type: o.type, doubleQuant: o.doubleQuant ?? true, blockSize: o.blockSize ?? 64 };
+}
+
+/** The linear layers' quantization, streamed into the quantizer as they are read (see models/weights.ts). */
+export function quantizeOnLoad(o: QuantizationOptions): Pick<StoragePolicy, "quantizeAs"> {
   const skip = o.skipModules ?? [];
-  return {
-    quantize: (name: string, w: Tensor) =>
-      skipped(name, skip) ? null : quantizeTensor(w, { type: o.type, doubleQuant: o.doubleQuant ?? true, blockSize: o.blockSize ?? 64 }),
-  };
+  const as = quantizeOptions(o);
+  return { quantizeAs: (name: string) => (skipped(name, skip) ? null : as) };
 }
 
 /** Reads layers saved by bitsandbytes (config.json has quant_method "bitsandbytes"). */

@@ -9,7 +9,9 @@ import { SCHEDULERS, type SchedulerName } from "../optim/index.ts";
 import { DATA_FORMATS } from "./data/index.ts";
 
 export type Method = "full" | "lora" | "qlora";
-export type OptimizerName = "adamw" | "sgd";
+/** adamw: torch.optim.AdamW; adamw8bit: bitsandbytes' AdamW8bit (8-bit blockwise states); sgd: torch.optim.SGD. */
+export const OPTIMIZERS = ["adamw", "adamw8bit", "sgd"] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 export interface TrainingArgs {
   /** Hugging Face model folder to fine-tune (config.json, safetensors, tokenizer files). */
@@ -66,9 +68,9 @@ export interface TrainingArgs {
   resume: boolean;
   /** Resume even when hyper-parameters differ from the checkpoint's (the run then differs from the original). */
   allowChangedArgs: boolean;
-  /** adamw (torch.optim.AdamW) or sgd (torch.optim.SGD). */
+  /** adamw (torch.optim.AdamW), adamw8bit (bitsandbytes' AdamW8bit: m and v in 8 bits) or sgd (torch.optim.SGD). */
   optimizer: OptimizerName;
-  /** AdamW β1. */
+  /** AdamW β1 (both AdamW variants). */
   adamBeta1: number;
   /** AdamW β2. */
   adamBeta2: number;
@@ -88,14 +90,22 @@ export interface TrainingArgs {
   loraDropout: number;
   /** Module names LoRA wraps (PEFT target_modules), or "all-linear". */
   loraTargetModules: string[] | "all-linear";
-  /** How the frozen LoRA base is held: float32, or bfloat16 (half the memory). */
-  baseDtype: "float32" | "bfloat16";
+  /**
+   * How frozen float weights are held: float32, or bfloat16 (half the memory). null: float32 for LoRA's
+   * base; for QLoRA's unquantized embedding and head the checkpoint's own dtype, as transformers holds them.
+   */
+  baseDtype: "float32" | "bfloat16" | null;
   /**
    * The operands of the linear layers' products (torch's CPU autocast): float32, or bfloat16 (float32 sums,
    * weights and optimizer state). null: bfloat16 when a bitsandbytes 4-bit model's bnb_4bit_compute_dtype
    * asks for it, else float32.
    */
   computeDtype: "float32" | "bfloat16" | null;
+  /**
+   * Hold the frozen embedding and head in int8 (per-row scales) or NF4 as well (LoRA / QLoRA); null keeps
+   * them in float. A departure from QLoRA's recipe: an 8B model's embedding and head are 2 GB of bf16.
+   */
+  quantizeEmbeddings: "int8" | "nf4" | null;
   /** Skip a step whose loss or gradients are not finite instead of stopping. */
   skipNonFinite: boolean;
   /** Start even when the memory estimate exceeds the available memory. */
@@ -142,8 +152,9 @@ export const DEFAULT_ARGS: Omit<TrainingArgs, "model" | "data"> = {
   loraDropout: 0,
   // Every linear of the decoder layers: Llama's seven projections, Phi-3's fused qkv_proj and gate_up_proj.
   loraTargetModules: "all-linear",
-  baseDtype: "float32",
+  baseDtype: null,
   computeDtype: null,
+  quantizeEmbeddings: null,
   skipNonFinite: false,
   ignoreMemoryCheck: false,
   threads: null,
@@ -195,7 +206,7 @@ export const ALIASES: Record<string, keyof TrainingArgs> = {
 
 /** Names from those tools whose values mean something else here: refused, naming the setting to use. */
 export const NOT_ALIASES: Record<string, [instead: keyof TrainingArgs, how: string]> = {
-  optim: ["optimizer", 'adamw or sgd; adamw is torch.optim.AdamW, as "adamw_torch"'],
+  optim: ["optimizer", 'adamw, adamw8bit or sgd; adamw is torch.optim.AdamW ("adamw_torch"), adamw8bit bitsandbytes\' AdamW8bit ("adamw_bnb_8bit")'],
   warmupRatio: ["warmupSteps", "a number of optimizer steps"],
   evalStrategy: ["evalEvery", "every N steps; 0 = at the end"],
   evaluationStrategy: ["evalEvery", "every N steps; 0 = at the end"],
@@ -317,7 +328,7 @@ const CHECKS: Record<keyof TrainingArgs, Check> = {
   out: str,
   resume: bool,
   allowChangedArgs: bool,
-  optimizer: oneOf("adamw", "sgd"),
+  optimizer: oneOf(...OPTIMIZERS),
   adamBeta1: unit,
   adamBeta2: unit,
   adamEps: nonNegNum,
@@ -331,8 +342,9 @@ const CHECKS: Record<keyof TrainingArgs, Check> = {
     v === "all-linear" || (Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === "string" && s.length > 0))
       ? null
       : 'must be a list of module names or "all-linear"',
-  baseDtype: oneOf("float32", "bfloat16"),
+  baseDtype: nullable(oneOf("float32", "bfloat16")),
   computeDtype: nullable(oneOf("float32", "bfloat16")),
+  quantizeEmbeddings: nullable(oneOf("int8", "nf4")),
   skipNonFinite: bool,
   ignoreMemoryCheck: bool,
   threads: nullable(posInt),
@@ -373,6 +385,7 @@ export function resolveArgs(given: Partial<Record<keyof TrainingArgs, unknown>>,
   }
   const a = merged as unknown as TrainingArgs;
   if (a.nesterov && (a.momentum <= 0 || a.optimizer !== "sgd")) throw new TrainingArgsError("training args: nesterov needs optimizer sgd with momentum > 0");
+  if (a.quantizeEmbeddings !== null && a.method === "full") throw new TrainingArgsError("training args: quantizeEmbeddings needs a frozen base (lora or qlora)");
   if (a.evalData !== null && a.valSplit > 0) throw new TrainingArgsError("training args: give either evalData or valSplit, not both");
   return a;
 }

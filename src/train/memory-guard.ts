@@ -5,8 +5,9 @@
 
 import * as os from "node:os";
 import type { ModelConfig } from "../models/index.ts";
-import { availableMemoryBytes, estimateMemory, formatEstimate, type MemoryEstimate } from "../memory/index.ts";
+import { availableMemoryBytes, estimateMemory, fitMemory, formatEstimate, frozenDtype, type EstimateOptions, type MemoryEstimate } from "../memory/index.ts";
 import type { TrainingArgs } from "./args.ts";
+
 import { formatBytes } from "../util/format.ts";
 
 export class MemoryCheckError extends Error {}
@@ -31,28 +32,35 @@ export interface MemoryPlan {
 
 export function planMemory(
   config: ModelConfig,
-  a: Pick<TrainingArgs, "method" | "batchSize" | "maxSeqLen" | "loraR" | "loraTargetModules" | "gradientCheckpointing" | "baseDtype" | "ignoreMemoryCheck">,
+  a: Pick<TrainingArgs, "method" | "batchSize" | "maxSeqLen" | "loraR" | "loraTargetModules" | "gradientCheckpointing" | "baseDtype" | "optimizer" | "quantizeEmbeddings" | "ignoreMemoryCheck">,
   available = availableMemory(),
 ): MemoryPlan {
-  const est = (gc: boolean) =>
-    estimateMemory({ config, method: a.method, batch: a.batchSize, seq: a.maxSeqLen, r: a.loraR, targetModules: a.loraTargetModules, gradientCheckpointing: gc, baseDtype: a.baseDtype });
+  const options = (gc: boolean): EstimateOptions => ({
+    config, method: a.method, batch: a.batchSize, seq: a.maxSeqLen, r: a.loraR, targetModules: a.loraTargetModules, gradientCheckpointing: gc,
+    baseDtype: frozenDtype(a.method, a.baseDtype, config), optimizer: a.optimizer, embeddingQuant: a.quantizeEmbeddings,
+  });
   const budget = available - memoryMargin();
   let gc = a.gradientCheckpointing === true;
-  if (a.gradientCheckpointing === "auto") gc = est(false).total > budget;
-  const estimate = est(gc);
+  if (a.gradientCheckpointing === "auto") gc = estimateMemory(options(false)).total > budget;
+  const fit = fitMemory(options(gc), budget);
+  const estimate = fit.estimate;
   const loraPart = a.method === "full" ? "" : `, LoRA r=${a.loraR}`;
-  const heading = `Memory estimate for this run (${a.method}, batch ${a.batchSize} × ${a.maxSeqLen} tokens${loraPart}, frozen weights ${a.baseDtype}${gc ? ", gradient checkpointing" : ""}):`;
-  const verdict = estimate.total <= budget ? "fits" : "does not fit";
+  const tables = a.quantizeEmbeddings ?? options(gc).baseDtype;
+  const frozen = a.method === "full" ? "" : a.method === "qlora" ? `, NF4 layers, ${tables} embedding and head` : `, frozen base ${options(gc).baseDtype}${a.quantizeEmbeddings ? ` (${tables} embedding and head)` : ""}`;
+  const heading = `Memory estimate for this run (${a.method}, batch ${a.batchSize} × ${a.maxSeqLen} tokens${loraPart}, ${a.optimizer}${frozen}${gc ? ", gradient checkpointing" : ""}):`;
+  const verdict = fit.fits ? "fits" : "does not fit";
   const why = a.gradientCheckpointing === "auto" && gc ? "; gradient checkpointing switched on because the run would not fit without it" : "";
   const text =
     `${heading}\n${formatEstimate([estimate])}\n` +
     `${verdict}: ${formatBytes(available)} available to this process (free memory plus what it already holds), ` +
     `less ${formatBytes(memoryMargin())} kept for the system (5% of RAM, at least 256 MiB)${why}`;
-  if (estimate.total > budget && !a.ignoreMemoryCheck) {
+  if (!fit.fits && !a.ignoreMemoryCheck) {
+    const hint = fit.flags
+      ? `it fits with ${fit.flags.join(" ")} (${formatBytes(fit.fitted!.total)})`
+      : "nothing but a smaller --max-seq-len or --method qlora brings it down far enough";
     throw new MemoryCheckError(
-      `the memory estimate (${formatBytes(estimate.total)}) exceeds the memory available (${formatBytes(available)} less a ${formatBytes(memoryMargin())} margin)` +
-        `${gc ? "" : "; try --gradient-checkpointing,"} a smaller --batch-size or --max-seq-len, --method qlora, or --base-dtype bfloat16;` +
-        " pass --ignore-memory-check to start anyway",
+      `the memory estimate (${formatBytes(estimate.total)}) exceeds the memory available (${formatBytes(available)} less a ${formatBytes(memoryMargin())} margin); ` +
+        `${hint}; pass --ignore-memory-check to start anyway`,
     );
   }
   return { gradientCheckpointing: gc, estimate, text, available };

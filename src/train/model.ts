@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { loadModel, loadConfig, type CausalLM, type ModelInput, type ModelOutput } from "../models/index.ts";
+import { frozenDtype } from "../memory/index.ts";
 import type { Module } from "../nn/index.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { getPeftModel, applyAdapterFromDir, writeModelFiles } from "../peft/index.ts";
@@ -29,7 +30,8 @@ export interface TrainableModel {
 export interface ModelArgs {
   model: string;
   method: Method;
-  baseDtype: "float32" | "bfloat16";
+  baseDtype: "float32" | "bfloat16" | null;
+  quantizeEmbeddings?: "int8" | "nf4" | null;
   loraR: number;
   loraAlpha: number;
   loraDropout: number;
@@ -61,9 +63,14 @@ export function loraConfigOf(a: ModelArgs): Partial<LoraConfig> {
 
 export async function prepareModel(a: ModelArgs): Promise<TrainableModel> {
   if (a.method === "full") return fullModel(loadModel(a.model, { trainable: true }));
+  const config = loadConfig(a.model);
   // QLoRA: NF4 with double quantization as the layers are read; a bitsandbytes folder is read as stored.
-  const quantize = a.method === "qlora" && !loadConfig(a.model).quantizationConfig;
-  const base = loadModel(a.model, { dtype: a.baseDtype, quantization: quantize ? QLORA_QUANTIZATION : null });
+  const quantize = a.method === "qlora" && !config.quantizationConfig;
+  const base = loadModel(a.model, {
+    dtype: frozenDtype(a.method, a.baseDtype, config),
+    quantization: quantize ? QLORA_QUANTIZATION : null,
+    embeddingQuantization: a.quantizeEmbeddings ? { ...QLORA_QUANTIZATION, type: a.quantizeEmbeddings } : null,
+  });
   return adapterModel(a, base, a.method);
 }
 

@@ -16,7 +16,7 @@ import type { ComputeDtype } from "../backend/kernels.ts";
 import { dropoutSeeds } from "../util/random.ts";
 import { loadConfig } from "../models/index.ts";
 import { Tokenizer } from "../tokenizer/index.ts";
-import { AdamW, SGD, clipGradNorm, gradNorm, lrAt, type Optimizer, type Schedule } from "../optim/index.ts";
+import { AdamW, AdamW8bit, SGD, clipGradNorm, gradNorm, lrAt, type Optimizer, type Schedule } from "../optim/index.ts";
 import { backend } from "../backend/index.ts";
 import { nativeAddon } from "../backend/native/index.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
@@ -256,7 +256,8 @@ export class Trainer {
   private makeOptimizer(tm: TrainableModel): Optimizer {
     const a = this.args;
     if (a.optimizer === "sgd") return new SGD(tm.params, { lr: a.lr, momentum: a.momentum, nesterov: a.nesterov, weightDecay: a.weightDecay });
-    return new AdamW(tm.params, { lr: a.lr, betas: [a.adamBeta1, a.adamBeta2], eps: a.adamEps, weightDecay: a.weightDecay });
+    const adam = { lr: a.lr, betas: [a.adamBeta1, a.adamBeta2] as const, eps: a.adamEps, weightDecay: a.weightDecay };
+    return a.optimizer === "adamw8bit" ? new AdamW8bit(tm.params, adam) : new AdamW(tm.params, adam);
   }
 
   /** A fresh state, or the latest complete checkpoint's (weights, optimizer, data position, dropout stream). */

@@ -51,7 +51,7 @@ describe("names from transformers, PEFT, TRL and axolotl", () => {
     assert.equal(g.names.lr, "x: learning_rate");
   });
   it("are pointed to the peft-ts name where they do not, and typos get a suggestion in the user's spelling", () => {
-    assert.throws(() => normaliseKeys({ optim: "adamw_torch" }, "c.yaml"), /c\.yaml: unknown key "optim"; peft-ts calls it optimizer \(adamw or sgd/);
+    assert.throws(() => normaliseKeys({ optim: "adamw_torch" }, "c.yaml"), /c\.yaml: unknown key "optim"; peft-ts calls it optimizer \(adamw, adamw8bit or sgd/);
     assert.throws(() => normaliseKeys({ warmup_ratio: 0.1 }, "c.yaml"), /peft-ts calls it warmup_steps \(a number of optimizer steps\)/);
     assert.throws(() => normaliseKeys({ max_step: 3 }, "c.yaml"), /unknown key "max_step"; did you mean max_steps\?/);
     assert.throws(() => normaliseKeys({ "batch-sise": 3 }, "c.yaml"), /did you mean batch-size\?/);
@@ -180,7 +180,7 @@ describe("help texts", () => {
   it("the memory estimate before training has a heading and explains the margin", async () => {
     const dir = tempDir("msg-estimate");
     const r = await runCli(["train", "--model", LLAMA, "--data", writeTextData(dir, 4), "--max-steps", "1", "--out", join(dir, "out")]);
-    assert.match(r.stdout, /^Memory estimate for this run \(lora, batch 4 × 512 tokens, LoRA r=8, frozen weights float32\):$/m);
+    assert.match(r.stdout, /^Memory estimate for this run \(lora, batch 4 × 512 tokens, LoRA r=8, adamw, frozen base float32\):$/m);
     assert.match(r.stdout, /^fits: .* available to this process \(free memory plus what it already holds\), less .* kept for the system \(5% of RAM, at least 256 MiB\)$/m);
   });
 });

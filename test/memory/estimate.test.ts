@@ -7,7 +7,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseConfig, loadConfig, buildModel, RandomWeights, type ModelConfig } from "../../src/models/index.ts";
 import { presetConfig, PRESETS } from "../../src/models/presets.ts";
-import { estimateMemory, formatEstimate, nf4Bytes, availableMemoryBytes, modelInventory, baseParameterCount, RUNTIME_BYTES, METHODS } from "../../src/memory/index.ts";
+import { estimateMemory, fitMemory, formatEstimate, frozenDtype, nf4Bytes, availableMemoryBytes, modelInventory, baseParameterCount, RUNTIME_BYTES, METHODS } from "../../src/memory/index.ts";
+import { AdamW8bit } from "../../src/optim/index.ts";
+import { heldBytes as quantHeld } from "../../src/quant/index.ts";
+import { spawnSync } from "node:child_process";
 import { forwardActivations, layerActivations } from "../../src/memory/activations.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
 import type { Storage } from "../../src/tensor/storage.ts";
@@ -206,5 +209,82 @@ describe("the claims the estimate makes", () => {
     for (const h of ["weights", "gradients", "optimizer state", "activations", "total"]) assert.ok(lines[0]!.includes(h), h);
     assert.match(lines[2]!, /^full /);
     assert.ok(availableMemoryBytes() > 0);
+  });
+});
+
+describe("8-bit AdamW, bf16 and quantized tables, against what the optimizer and model really hold", () => {
+  const stateBytes = (o: { state(): { tensors: [string, Tensor][] } }) => o.state().tensors.reduce((s, [, t]) => s + t.byteLength, 0);
+  for (const [name, config] of fixtureConfigs) {
+    it(`${name}: AdamW8bit's states, full fine-tuning and LoRA`, () => {
+      const full = buildModel(config, new RandomWeights(0, { weightDtype: "float32", trainable: true }));
+      const e = estimateMemory({ config, method: "full", batch: 1, seq: 1, optimizer: "adamw8bit" });
+      assert.equal(e.optimizer, stateBytes(new AdamW8bit(full.trainableParameters(), { lr: 1e-3 })));
+      if (name === "gpt2") return;
+      const base = buildModel(config, new RandomWeights(0, { weightDtype: "float32", trainable: false }));
+      const peft = getPeftModel(base, { r: 64, lora_alpha: 64, target_modules: "all-linear" }, { onNote: () => {} });
+      const l = estimateMemory({ config, method: "lora", batch: 1, seq: 1, r: 64, optimizer: "adamw8bit" });
+      assert.equal(l.optimizer, stateBytes(new AdamW8bit(peft.trainableParameters(), { lr: 1e-3 })));
+    });
+    it(`${name}: QLoRA weights with the embedding and head in bf16, int8 or NF4`, () => {
+      for (const embeddingQuant of [null, "int8", "nf4"] as const) {
+        const policy = {
+          weightDtype: "bfloat16" as const, trainable: false, quantizeAs: () => ({ type: "nf4" as const }),
+          quantizeEmbeddingsAs: embeddingQuant ? { type: embeddingQuant } : null,
+        };
+        const q = buildModel(config, new RandomWeights(0, policy));
+        const bytes = q.namedParameters().reduce((s, [, p]) => s + (p instanceof QuantizedTensor ? quantHeld(p) : (p as Tensor).byteLength), 0);
+        const e = estimateMemory({ config, method: "qlora", batch: 1, seq: 1, baseDtype: "bfloat16", embeddingQuant });
+        assert.equal(e.weights - 4 * e.paramsTrainable, bytes, String(embeddingQuant));
+      }
+    });
+  }
+
+  it("QLoRA holds a bf16 checkpoint's embedding and head in bf16 unless told otherwise; LoRA's base stays float32", () => {
+    const bf16 = presetConfig("llama3-8b");
+    assert.equal(frozenDtype("qlora", null, bf16), "bfloat16");
+    assert.equal(frozenDtype("lora", null, bf16), "float32");
+    assert.equal(frozenDtype("qlora", "float32", bf16), "float32");
+    assert.equal(frozenDtype("qlora", null, presetConfig("qwen2.5-0.5b")), "float32");
+  });
+
+  it("the Llama 3 8B QLoRA step of the scale table (r 16, seven projections, 1 × 512, checkpointing) is ≈ 6.5 GiB", () => {
+    const e = estimateMemory({ config: presetConfig("llama3-8b"), method: "qlora", batch: 1, seq: 512, gradientCheckpointing: true, baseDtype: "bfloat16" });
+    assert.ok(e.total > 6.4 * 2 ** 30 && e.total < 7 * 2 ** 30, `${e.total / 2 ** 30} GiB`);
+    const full = estimateMemory({ config: presetConfig("qwen2.5-1.5b"), method: "full", batch: 1, seq: 512, gradientCheckpointing: true, optimizer: "adamw8bit" });
+    assert.ok(full.total < 22 * 2 ** 30 && full.optimizer < 0.27 * 8 * full.paramsTrainable, "8-bit states are about a quarter of AdamW's");
+  });
+});
+
+describe("fitting a budget", () => {
+  const config = presetConfig("qwen2.5-1.5b");
+  const base = { config, method: "full" as const, batch: 4, seq: 512 };
+  it("fits as asked when it does; otherwise names the cheapest flags, then smaller batches with accumulation", () => {
+    const asked = estimateMemory(base).total;
+    assert.deepEqual(fitMemory(base, asked).flags, []);
+    const gc = estimateMemory({ ...base, gradientCheckpointing: true }).total;
+    assert.deepEqual(fitMemory(base, gc).flags, ["--gradient-checkpointing"]);
+    const both = estimateMemory({ ...base, gradientCheckpointing: true, optimizer: "adamw8bit" }).total;
+    assert.deepEqual(fitMemory(base, both).flags, ["--gradient-checkpointing", "--optimizer adamw8bit"]);
+    const small = estimateMemory({ ...base, gradientCheckpointing: true, optimizer: "adamw8bit", batch: 1 }).total;
+    assert.deepEqual(fitMemory(base, small).flags, ["--gradient-checkpointing", "--optimizer adamw8bit", "--batch-size 1 --grad-accum 4"]);
+    assert.equal(fitMemory(base, small - 1).flags, null);
+    const lora = { ...base, method: "lora" as const, batch: 1 };
+    assert.deepEqual(fitMemory(lora, estimateMemory({ ...lora, baseDtype: "bfloat16" }).total).flags, ["--base-dtype bfloat16"]);
+  });
+
+  it("peft-ts estimate --json: one line per method, sizes in MiB, the fit against --memory", () => {
+    const r = spawnSync(process.execPath, ["bin/peft-ts.js", "estimate", "--preset", "qwen2.5-1.5b", "--batch", "1", "--seq", "512", "--r", "16", "--memory", "24576", "--json"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(lines.map((l) => l.method), ["full", "lora", "qlora"]);
+    const full = estimateMemory({ config, method: "full", batch: 1, seq: 512 });
+    assert.equal(lines[0]!.total_mib, Math.round((full.total / 2 ** 20) * 10) / 10);
+    assert.equal(lines[0]!.available_mib, 24576);
+    assert.equal(lines[0]!.fits, false);
+    assert.deepEqual(lines[0]!.fits_with, ["--optimizer adamw8bit"]);
+    assert.equal(lines[2]!.fits, true);
+    const text = spawnSync(process.execPath, ["bin/peft-ts.js", "estimate", "--preset", "qwen2.5-1.5b", "--batch", "1", "--seq", "512", "--memory", "24576"], { encoding: "utf8" }).stdout;
+    assert.match(text, /^full .* no$/m);
+    assert.match(text, /^full: does not fit as asked; fits with --optimizer adamw8bit \(/m);
   });
 });

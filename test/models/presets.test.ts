@@ -23,6 +23,10 @@ describe("presets", () => {
       ["mistral-7b-v0.1", 7_241_732_096],
       ["qwen2.5-7b", 7_615_616_512],
       ["llama3.1-8b", 8_030_261_248],
+      ["qwen2.5-1.5b", 1_543_714_304],
+      ["qwen2.5-3b", 3_085_938_688],
+      ["llama3.2-3b", 3_212_749_824],
+      ["qwen3-8b", 8_190_735_360],
     ];
     for (const [name, count] of published) assert.equal(baseParameterCount(modelInventory(presetConfig(name))), count, name);
   });
@@ -30,5 +34,7 @@ describe("presets", () => {
     assert.equal(presetConfig("llama3.1-8b").ropeScaling?.type, "llama3");
     assert.equal(presetConfig("llama3.2-1b").headDim, 64);
     assert.equal(presetConfig("mistral-7b-v0.1").architecture, "MistralForCausalLM");
+    assert.equal(presetConfig("llama3.2-3b").ropeScaling?.type, "llama3");
+    assert.ok(presetConfig("qwen3-8b").qkNorm && !presetConfig("qwen3-8b").tieWordEmbeddings);
   });
 });

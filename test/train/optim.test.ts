@@ -135,7 +135,7 @@ describe("AdamW", () => {
     pb.requiresGrad = true;
     pb.data.set(pa.data);
     const ob = new AdamW([["w", pb]], { lr: 0.5 });
-    ob.loadState(new Map(st.tensors.map(([k, t]) => [k, Tensor.from("float32", Float32Array.from(t.data), t.shape)])), JSON.parse(JSON.stringify(st.json)));
+    ob.loadState(new Map(st.tensors.map(([k, t]) => [k, Tensor.from("float32", Float32Array.from(t.data as Float32Array), t.shape)])), JSON.parse(JSON.stringify(st.json)));
     for (let s = 3; s < 6; s++) {
       pa.grad = grads[s]!;
       pb.grad = grads[s]!;

@@ -99,6 +99,27 @@ describe("kill and resume", () => {
     assert.ok(existsSync(join(out, "config.json")) && existsSync(join(out, "tokenizer.json")));
   });
 
+  it("8-bit AdamW, full fine-tuning: killed inside a checkpoint write, resumed, ends bit-identical with its 8-bit state", async () => {
+    const dir = tempDir("resume-adamw8bit");
+    const data = writeTextData(dir, 8);
+    // full fine-tuning of the fixture: the embedding and MLP weights get 8-bit states, the norms float32 ones
+    const common = ["train", "--model", LLAMA, "--data", data, "--method", "full", "--optimizer", "adamw8bit", "--lr", "1e-3", "--weight-decay", "0.01",
+      "--batch-size", "2", "--max-steps", "6", "--save-every", "2", "--seed", "3", "--log-every", "1"];
+    const ref = join(dir, "ref");
+    assert.equal((await runCli([...common, "--out", ref])).code, 0);
+    const out = join(dir, "run");
+    const r1 = await runCli([...common, "--out", out], { env: { PEFT_TS_TEST_KILL_IN_SAVE: "4:optimizer" } });
+    assert.equal(r1.signal, "SIGKILL");
+    assert.deepEqual(checkpointSteps(out), [2]);
+    const r2 = await runCli([...common, "--out", out, "--resume"]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assertSameTensors(join(out, "model.safetensors"), join(ref, "model.safetensors"));
+    assertSameTensors(join(out, "checkpoint-6", "optimizer.safetensors"), join(ref, "checkpoint-6", "optimizer.safetensors"));
+    const state = tensorBytes(join(out, "checkpoint-6", "optimizer.safetensors"));
+    assert.ok(state.has("state1.model.embed_tokens.weight") && state.has("absmax2.model.layers.0.mlp.up_proj.weight"), "8-bit states were saved");
+    assert.deepEqual(trajectory(out), trajectory(ref));
+  });
+
   it("Ctrl-C stops after the current step with a checkpoint; --resume ends bit-identical", async () => {
     const dir = tempDir("resume-sigint");
     const data = writeTextData(dir, 8);

@@ -87,13 +87,24 @@ describe("Trainer", () => {
 
 describe("memory guard", () => {
   const config = loadConfig(LLAMA);
-  const args = { method: "full" as const, batchSize: 8, maxSeqLen: 256, loraR: 8, loraTargetModules: "all-linear" as const, baseDtype: "float32" as const, gradientCheckpointing: "auto" as const, ignoreMemoryCheck: false };
-  const est = (gc: boolean) => estimateMemory({ config, method: "full", batch: 8, seq: 256, r: 8, gradientCheckpointing: gc }).total;
+  const args = { method: "full" as const, batchSize: 8, maxSeqLen: 256, loraR: 8, loraTargetModules: "all-linear" as const, baseDtype: "float32" as const, optimizer: "adamw" as const, quantizeEmbeddings: null, gradientCheckpointing: "auto" as const, ignoreMemoryCheck: false };
+  const est = (gc: boolean, optimizer: "adamw" | "adamw8bit" = "adamw") => estimateMemory({ config, method: "full", batch: 8, seq: 256, r: 8, gradientCheckpointing: gc, optimizer }).total;
 
   it("refuses to start when the estimate exceeds what is available, naming the override", () => {
     assert.throws(() => planMemory(config, args, memoryMargin() + est(true) / 2), (e: Error) => e instanceof MemoryCheckError && /--ignore-memory-check/.test(e.message));
     const plan = planMemory(config, { ...args, ignoreMemoryCheck: true }, memoryMargin() + est(true) / 2);
     assert.match(plan.text, /full/);
+  });
+
+  it("names the cheapest flags that make the run fit", () => {
+    const between = memoryMargin() + (est(true, "adamw8bit") + est(true)) / 2;
+    // auto has already turned checkpointing on; 8-bit AdamW is what is left to save
+    assert.throws(() => planMemory(config, args, between), /it fits with --optimizer adamw8bit \(/);
+    const noCkpt = { ...args, gradientCheckpointing: false };
+    const need = (gc: boolean, optimizer: "adamw" | "adamw8bit") => (est(gc, optimizer) > between - memoryMargin() ? 1 : 0);
+    assert.equal(need(false, "adamw8bit") + need(true, "adamw"), 2, "only both flags together fit");
+    assert.throws(() => planMemory(config, noCkpt, between), /it fits with --gradient-checkpointing --optimizer adamw8bit \(/);
+    assert.throws(() => planMemory(config, { ...args, gradientCheckpointing: true, batchSize: 1, maxSeqLen: 256 }, memoryMargin() + 1e6), /nothing but a smaller --max-seq-len/);
   });
 
   it("turns gradient checkpointing on when only that fits (auto)", () => {

@@ -12,6 +12,7 @@ import { softmax, softmaxBackward } from "./softmax.ts";
 import { attention, attentionBackward } from "./attention.ts";
 import { crossEntropy, crossEntropyBackward } from "./loss.ts";
 import * as misc from "./misc.ts";
+import { adamw8bitRef } from "./adamw8bit.ts";
 
 export const jsBackend: Backend = {
   name: "js",
@@ -49,6 +50,7 @@ export const jsBackend: Backend = {
   embeddingBackward: misc.embeddingBackward,
   dropout: misc.dropout,
   adamw: misc.adamw,
+  adamw8bit: adamw8bitRef,
   dequantizeRows: dequantizeRowsRef,
   bf16ToF32: ew.bf16ToF32,
   f32ToBf16: (src, dst, n) => void f32ArrayToBf16(src.subarray(0, n), dst),

@@ -121,6 +121,12 @@ export interface NativeAddon {
     param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number,
     stepSize: number, bc2Sqrt: number, decay: number, beta1: number, beta2: number, eps: number,
   ): void;
+  // adamw8bit.cc
+  adamw8bit(
+    param: Float32Array, grad: Float32Array, state1: Uint8Array, state2: Uint8Array, absmax1: Float32Array, absmax2: Float32Array,
+    n: number, qmap1: Float32Array, qmap2: Float32Array, beta1: number, beta2: number, oneMinusBeta1: number, oneMinusBeta2: number,
+    stepSize: number, epsScaled: number, hasDecay: boolean, decay: number,
+  ): void;
   dequantize4(
     codes: Uint8Array, codebook: Float32Array, rows: number, cols: number, blockSize: number, absmax: Float32Array | null,
     nestedCodes: Uint8Array | null, nestedAbsmax: Float32Array | null, nestedMap: Float32Array | null,

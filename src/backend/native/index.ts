@@ -16,6 +16,7 @@ import { normKernels } from "./norm.ts";
 import { attentionKernels } from "./attention.ts";
 import { lossKernels } from "./loss.ts";
 import { miscKernels } from "./misc.ts";
+import { adamw8bitKernels } from "./adamw8bit.ts";
 
 const addonPath = fileURLToPath(new URL("../../../build/Release/peft_ts_native.node", import.meta.url));
 
@@ -41,6 +42,7 @@ export function loadNativeBackend(): Backend | Error {
     ...attentionKernels(addon),
     ...lossKernels(addon),
     ...miscKernels(addon),
+    ...adamw8bitKernels(addon),
   };
   const missing = Object.keys(jsBackend).filter((k) => k !== "name" && !(k in kernels));
   if (missing.length > 0) return new Error(`${addonPath} lacks kernels: ${missing.join(", ")}`);

@@ -4,7 +4,7 @@
 // OPTION_GROUPS, essentials first, each with its default from DEFAULT_ARGS.
 
 import { Command, Option } from "commander";
-import { ALIASES, ARG_KEYS, DEFAULT_ARGS, NOT_ALIASES, kebabKey, normaliseKeys, readConfigFile, resolveArgs, type GivenArgs, type TrainingArgs } from "../../train/args.ts";
+import { ALIASES, ARG_KEYS, DEFAULT_ARGS, NOT_ALIASES, OPTIMIZERS, kebabKey, normaliseKeys, readConfigFile, resolveArgs, type GivenArgs, type TrainingArgs } from "../../train/args.ts";
 import { train } from "../../train/trainer.ts";
 import { progressReporter, formatFinish } from "../../train/progress.ts";
 import { DATA_HELP } from "./data.ts";
@@ -21,7 +21,7 @@ const OPTION_GROUPS: [heading: string, rows: Row[]][] = [
     ["--alpha <n>", "loraAlpha", "LoRA alpha (the update is scaled by alpha / r)"],
     ["--target-modules <names>", "loraTargetModules", 'comma-separated module names LoRA wraps, or "all-linear"'],
     ["--dropout <p>", "loraDropout", "dropout on the LoRA input"],
-    ["--base-dtype <dtype>", "baseDtype", "how the frozen LoRA base is held", ["float32", "bfloat16"]],
+    ["--base-dtype <dtype>", "baseDtype", "how frozen float weights are held (default: float32 for LoRA; QLoRA's embedding and head as stored)", ["float32", "bfloat16"]],
     ["--compute-dtype <dtype>", "computeDtype", "operands of the linear layers' products, as torch's CPU autocast (default: float32, or a bitsandbytes model's bnb_4bit_compute_dtype)", ["float32", "bfloat16"]],
   ]],
   ["Data:", [
@@ -54,7 +54,7 @@ const OPTION_GROUPS: [heading: string, rows: Row[]][] = [
     ["--log-every <n>", "logEvery", "write metrics every n steps"],
   ]],
   ["Optimizer:", [
-    ["--optimizer <name>", "optimizer", "torch.optim.AdamW or torch.optim.SGD", ["adamw", "sgd"]],
+    ["--optimizer <name>", "optimizer", "torch.optim.AdamW, bitsandbytes' AdamW8bit (m and v in 8 bits) or torch.optim.SGD", OPTIMIZERS],
     ["--weight-decay <x>", "weightDecay", "weight decay"],
     ["--max-grad-norm <x>", "maxGradNorm", "clip the gradient norm to this (0: off)"],
     ["--adam-beta1 <x>", "adamBeta1", "AdamW beta1"],
@@ -66,6 +66,7 @@ const OPTION_GROUPS: [heading: string, rows: Row[]][] = [
   ["Memory and speed:", [
     ["--gradient-checkpointing [mode]", "gradientCheckpointing", "recompute activations in backward: on, off or auto (on when the estimate is tight)"],
     ["--threads <n>", "threads", "native kernel threads (default: all cores)"],
+    ["--quantize-embeddings <type>", "quantizeEmbeddings", "hold the frozen embedding and head in int8 or nf4 too (a departure from QLoRA's recipe)", ["int8", "nf4"]],
     ["--ignore-memory-check", "ignoreMemoryCheck", "start even when the memory estimate exceeds the available memory"],
     ["--skip-non-finite", "skipNonFinite", "skip steps with a non-finite loss or gradient instead of stopping"],
   ]],
