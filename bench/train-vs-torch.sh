@@ -8,6 +8,7 @@
 #
 #   bench/train-vs-torch.sh                      # tiny lora/full, smollm2-135m --layers 8 lora/full
 #   RUNS=5 CONFIGS="tiny::lora" bench/train-vs-torch.sh
+#   COMPUTE=bfloat16 bench/train-vs-torch.sh     # ours --compute-dtype bfloat16 vs the peer's --bf16-autocast
 #
 # Set-up for the peer (Debian): apt-get install -y python3-torch python3-numpy libopenblas0-openmp
 # The peer must use the OpenMP OpenBLAS (LD_LIBRARY_PATH below) or it runs far slower. Debian's torch does
@@ -28,12 +29,16 @@ PY=${PYTHON:-/usr/bin/python3}
 PEER=${TORCH_BENCH:-bench/torch_lora_bench.py}
 BLAS=${BLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}
 CONFIGS=${CONFIGS:-"tiny::lora tiny::full smollm2-135m:8:lora smollm2-135m:8:full"}
+COMPUTE=${COMPUTE:-float32}
+ours_dtype=(--compute-dtype "$COMPUTE")
+peer_dtype=()
+[ "$COMPUTE" = bfloat16 ] && peer_dtype=(--bf16-autocast)
 OUT=$(mktemp -d)
 CORETYPE=${CORETYPE-Cooperlake}
 grep -q avx512_bf16 /proc/cpuinfo || CORETYPE=""
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), node $(node --version), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "B=$B T=$T threads=$THREADS steps=$STEPS warmup=$WARMUP runs=$RUNS peer OPENBLAS_CORETYPE=${CORETYPE:-(detected)}"
+echo "B=$B T=$T threads=$THREADS steps=$STEPS warmup=$WARMUP runs=$RUNS compute=$COMPUTE peer OPENBLAS_CORETYPE=${CORETYPE:-(detected)}"
 for cfg in $CONFIGS; do
   IFS=: read -r preset layers method <<<"$cfg"
   tag="${preset}${layers:+-L$layers}-$method"
@@ -41,9 +46,9 @@ for cfg in $CONFIGS; do
   [ -n "$layers" ] && layer_flag=(--layers "$layers")
   for i in $(seq "$RUNS"); do
     node bin/peft-ts.js bench train --preset "$preset" "${layer_flag[@]}" --method "$method" --batch "$B" --seq "$T" \
-      --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" --json >"$OUT/$tag.ours.$i.json"
+      --steps "$STEPS" --warmup "$WARMUP" --threads "$THREADS" "${ours_dtype[@]}" --json >"$OUT/$tag.ours.$i.json"
     LD_LIBRARY_PATH="$BLAS" OPENBLAS_CORETYPE="$CORETYPE" "$PY" "$PEER" --preset "$preset" "${layer_flag[@]}" --mode "$method" --threads "$THREADS" \
-      -B "$B" -T "$T" --steps "$STEPS" --warmup "$WARMUP" >"$OUT/$tag.torch.$i.json" 2>/dev/null
+      -B "$B" -T "$T" --steps "$STEPS" --warmup "$WARMUP" "${peer_dtype[@]}" >"$OUT/$tag.torch.$i.json" 2>/dev/null
     node -e '
       const [a, b] = process.argv.slice(1, 3).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
       console.log(`  ${process.argv[3]} run ${process.argv[4]}: ours ${a.tokens_per_second} tok/s, torch ${b.tokens_per_second} tok/s` +

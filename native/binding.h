@@ -13,6 +13,7 @@ namespace peft {
 template <class Table>
 const Table& for_isa(const Table& scalar, const Table& avx2, const Table& avx512) {
   switch (active_isa()) {
+    case Isa::Avx512Bf16:
     case Isa::Avx512: return avx512;
     case Isa::Avx2: return avx2;
     default: return scalar;

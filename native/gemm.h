@@ -21,7 +21,17 @@
 //   thread (the dot path of tiny products sums 16 lanes, then reduces them, in a fixed order too): the
 //   bits do not depend on the thread count or on timing.
 //
-// ISA files (isa/*_avx512.cc, isa/*_avx2.cc) are compiled with wider instruction sets than the rest. They
+// bfloat16 operands (Precision::Bf16, torch's CPU autocast): op(A) and op(B) are rounded to bf16 (nearest
+// even) as they are packed, and the products summed in float32. With AVX512_BF16 the panels hold bf16 and
+// the micro-kernel runs vdpbf16ps, which takes k in pairs: a packed element is then one 32-bit word holding
+// two consecutive k of one row (A) or column (B), the lower k in the low half (k past K is zero):
+//   a[p * MR + i] = (op(A)[i, 2p], op(A)[i, 2p + 1]),   b[p * NR + j] = (op(B)[2p, j], op(B)[2p + 1, j]).
+// The driver counts panels in packed steps (kpack k per step: 1 for float32, 2 for bf16 pairs), so
+// everything above about slivers and alignment holds with kc replaced by the packed depth ceil(kc / kpack).
+// Without bf16 dot products the float32 kernels run on panels rounded to bf16 values (gemm_kernels.cc):
+// the same products, since a product of two bf16 values is exact in float32.
+//
+// ISA files (isa/*_avx512.cc, isa/*_avx512bf16.cc, isa/*_avx2.cc) are compiled with wider instruction sets than the rest. They
 // must not instantiate inline functions or templates shared with baseline files (the linker keeps one copy,
 // possibly the AVX-512 one, and the baseline path would then fault on older CPUs): they keep their helpers
 // in an anonymous namespace and use nothing from this header but declarations and constants.
@@ -51,6 +61,9 @@ struct Quant8 {
 
 enum class BKind { F32, Bf16, Q4, Q8 };
 
+/** What the products multiply: float32 operands, or both rounded to bfloat16 (sums in float32 either way). */
+enum class Precision { F32, Bf16 };
+
 /**
  * The stored B matrix. Dense kinds: element (r, c) at data[r * ld + c]. Quantized kinds: a [rows, cols]
  * matrix flattened row-major (ld = cols). Stored shape is [N, K] when trans, [K, N] otherwise.
@@ -71,7 +84,7 @@ using PackB = void (*)(const BMatrix& b, int64_t k0, int kc, int64_t n0, int nc,
 /** Packs op(A)[m0, m0 + mc) × [k0, k0 + kc) as MR-row slivers (zero padded) into dst. */
 using PackA = void (*)(const float* a, int64_t lda, bool trans, int64_t m0, int mc, int64_t k0, int kc,
                        float* dst);
-/** One micro-tile from packed slivers: C[m, n] = alpha·acc + beta·C (beta = 0: C not read). */
+/** One micro-tile from packed slivers kc packed steps deep: C[m, n] = alpha·acc + beta·C (beta = 0: C not read). */
 using Tile = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
                       int m, int n);
 /**
@@ -104,10 +117,16 @@ struct KernelSet {
   PackB pack_b;
   DecodeRow decode_row;
   Dot dot;  // null: few rows go through tile_small
+  int kpack = 1;  // k per packed step: 2 when panels hold bf16 pairs
 };
 
 /** The kernel set the driver uses on this CPU (active_isa()), assembled in gemm_kernels.cc. */
 const KernelSet& active_kernels();
+/**
+ * The kernel set for bf16 operands: AVX512_BF16's when active, else the active float32 set with packers that
+ * round the panels to bf16 values (then tile_small and dot are null: every product packs both operands).
+ */
+const KernelSet& bf16_kernels();
 
 /**
  * The float32 scales of 4-bit blocks [first, first + count), de-nesting double quantization with
@@ -154,6 +173,16 @@ void dot(int m, int64_t kc, const float* a, int64_t lda, const float* const* b, 
 void pack_b_32(const BMatrix& b, int64_t k0, int kc, int64_t n0, int nc, float* dst, float* scratch);
 }  // namespace avx512
 
+namespace avx512bf16 {  // isa/gemm_bf16_12x32_avx512bf16.cc, isa/gemm_pack_bf16_avx512bf16.cc
+/** kc: packed steps (k pairs); a, b: bf16-pair panels as gemm.h lays them out. */
+void tile_12x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, int m,
+                int n);
+/** dst: MR-row slivers of bf16 pairs, ceil(kc / 2) steps deep. */
+void pack_a_12(const float* a, int64_t lda, bool trans, int64_t m0, int mc, int64_t k0, int kc, float* dst);
+/** dst: NR-wide slivers of bf16 pairs; scratch: max(16·roundup(kc, 32), 2·nc) floats. */
+void pack_b_32(const BMatrix& b, int64_t k0, int kc, int64_t n0, int nc, float* dst, float* scratch);
+}  // namespace avx512bf16
+
 /** The product for one problem (no batch); the driver splits it over the pool. */
 struct Problem {
   int64_t M, N, K;
@@ -164,6 +193,7 @@ struct Problem {
   float* c;
   int64_t ldc;
   float alpha, beta;
+  Precision precision;
 };
 
 /** Runs `count` products; problem i has its A, dense B and C pointers advanced by i times the strides. */

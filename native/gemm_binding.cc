@@ -2,13 +2,14 @@
 // checked against the arrays' lengths so that a wrong shape throws instead of reading out of bounds.
 //
 // gemm(M, N, K, transA, transB, a, aOffset, lda, c, cOffset, ldc, alpha, beta,
-//      count, strideA, strideB, strideC, bKind, ...b)
+//      count, strideA, strideB, strideC, bKind, ...b, precision)
 //   bKind "f32":  b = data: Float32Array, offset, ld
 //   bKind "bf16": b = data: Uint16Array, offset, ld
 //   bKind "q4":   b = rows, cols, codes: Uint8Array, codebook: Float32Array, blockSize, absmax: Float32Array | null,
 //                     nestedCodes: Uint8Array | null, nestedAbsmax: Float32Array | null,
 //                     nestedMap: Float32Array | null, nestedBlockSize, nestedOffset
 //   bKind "q8":   b = rows, cols, codes: Int8Array, rowScale: Float32Array
+//   precision "f32" | "bf16" (the last argument): the operands as given, or both rounded to bfloat16
 #include <string>
 
 #include "gemm.h"
@@ -119,6 +120,11 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   const int64_t stride_a = int_arg(info, 14), stride_b = int_arg(info, 15), stride_c = int_arg(info, 16);
   if (!info[17].IsString()) throw Napi::TypeError::New(env, "gemm: bKind must be a string");
   const std::string kind = info[17].As<Napi::String>().Utf8Value();
+  const Napi::Value last = info[info.Length() - 1];
+  const std::string precision = last.IsString() ? last.As<Napi::String>().Utf8Value() : "";
+  if (precision != "f32" && precision != "bf16")
+    throw Napi::TypeError::New(env, "gemm: the last argument must be the precision, \"f32\" or \"bf16\"");
+  p.precision = precision == "bf16" ? gemm::Precision::Bf16 : gemm::Precision::F32;
   if (p.M < 0 || p.N < 0 || p.K < 0 || count < 0) throw Napi::RangeError::New(env, "gemm: negative size");
   if (count > (1 << 24)) throw Napi::RangeError::New(env, "gemm: more than 2^24 products in one batch");
   if (count == 0) return env.Undefined();

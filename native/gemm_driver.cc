@@ -38,6 +38,12 @@ constexpr int64_t kSharedAFloats = 1 << 23;
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
+/** Packed steps for kc of K (bf16 panels hold k in pairs: gemm.h). */
+int packed_depth(const KernelSet& ks, int kc) { return static_cast<int>(ceil_div(kc, ks.kpack)); }
+
+/** Fewer rows than a tile: A is read in place (and a dense B too), where the kernel set can. */
+bool reads_a_in_place(const KernelSet& ks, const Problem& p) { return p.M < ks.mr && ks.tile_small; }
+
 /** Per-thread packing buffers, grown on demand and kept for the next call (the pool's threads persist). */
 float* workspace(int slot, int64_t floats) {
   struct Buffer {
@@ -74,12 +80,13 @@ struct Block {
 };
 
 void macro_kernel(const KernelSet& ks, const Problem& p, const Block& blk) {
+  const int depth = packed_depth(ks, blk.kc);
   for (int i = 0; i < blk.mc; i += ks.mr) {
-    const float* a = blk.a + static_cast<int64_t>(i) * blk.kc;
+    const float* a = blk.a + static_cast<int64_t>(i) * depth;
     float* c = p.c + (blk.m0 + i) * p.ldc + blk.n0;
     const int m = std::min(ks.mr, blk.mc - i);
     for (int j = 0; j < blk.nc; j += ks.nr)
-      ks.tile(blk.kc, a, blk.b + (j / ks.nr) * blk.b_sliver, c + j, p.ldc, p.alpha, blk.beta, m,
+      ks.tile(depth, a, blk.b + (j / ks.nr) * blk.b_sliver, c + j, p.ldc, p.alpha, blk.beta, m,
               std::min(ks.nr, blk.nc - j));
   }
 }
@@ -92,8 +99,8 @@ void small_kernel(const KernelSet& ks, const Problem& p, const Block& blk) {
                   p.alpha, blk.beta, std::min(ks.nr, blk.nc - j));
 }
 
-/** The depth of K's blocks: equal blocks of at most ks.kc. */
-int k_block(const KernelSet& ks, int64_t K) { return static_cast<int>(ceil_div(K, ceil_div(K, ks.kc))); }
+/** The depth of K's blocks: equal blocks of at most ks.kc (whole packed steps, so that only the last is ragged). */
+int k_block(const KernelSet& ks, int64_t K) { return static_cast<int>(round_up(ceil_div(K, ceil_div(K, ks.kc)), ks.kpack)); }
 
 /**
  * Packs all of op(A), k block after k block (block k0 is round_up(M, MR) × kc at packed + k0·round_up(M, MR)),
@@ -107,7 +114,7 @@ const float* pack_a_shared(const KernelSet& ks, const Problem& p, int tasks) {
     const int64_t m0 = slivers * t / tasks * ks.mr, m1 = std::min(p.M, slivers * (t + 1) / tasks * ks.mr);
     for (int64_t k0 = 0; m0 < m1 && k0 < p.K; k0 += kc_max) {
       const int kc = static_cast<int>(std::min<int64_t>(kc_max, p.K - k0));
-      ks.pack_a(p.a, p.lda, p.trans_a, m0, static_cast<int>(m1 - m0), k0, kc, packed + k0 * m_pad + m0 * kc);
+      ks.pack_a(p.a, p.lda, p.trans_a, m0, static_cast<int>(m1 - m0), k0, kc, packed + k0 / ks.kpack * m_pad + m0 * packed_depth(ks, kc));
     }
   });
   return packed;
@@ -115,7 +122,7 @@ const float* pack_a_shared(const KernelSet& ks, const Problem& p, int tasks) {
 
 /** One part of C over all of K; shared_a: op(A) from pack_a_shared, or null to pack panels here. */
 void run_part(const KernelSet& ks, const Problem& p, const Range& r, const float* shared_a) {
-  const bool small = p.M < ks.mr;
+  const bool small = reads_a_in_place(ks, p);
   const bool direct_b = small && p.b.kind == BKind::F32 && !p.b.trans;
   // Equal blocks (576 columns as 2 × 288, not 480 + 96: a thin block reuses each A sliver too little),
   // whole slivers wide.
@@ -124,7 +131,7 @@ void run_part(const KernelSet& ks, const Problem& p, const Range& r, const float
   const int mc_max = static_cast<int>(round_up(ceil_div(r.m1 - r.m0, ceil_div(r.m1 - r.m0, ks.mc)), ks.mr));
   float* a_panel = small || shared_a ? nullptr : workspace(0, static_cast<int64_t>(mc_max) * kc_max);
   float* b_block = direct_b ? nullptr : workspace(1, static_cast<int64_t>(nc_max) * kc_max);
-  float* scratch = direct_b ? nullptr : workspace(2, std::max<int64_t>(16 * round_up(kc_max, 16), nc_max));
+  float* scratch = direct_b ? nullptr : workspace(2, std::max<int64_t>(16 * round_up(kc_max, 32), 2 * nc_max));
 
   for (int64_t m0 = r.m0; m0 < r.m1; m0 += mc_max) {
     const int mc = static_cast<int>(std::min<int64_t>(mc_max, r.m1 - m0));
@@ -134,7 +141,7 @@ void run_part(const KernelSet& ks, const Problem& p, const Range& r, const float
       if (small) {
         blk.a = p.a + (p.trans_a ? k0 * p.lda + m0 : m0 * p.lda + k0);
       } else if (shared_a) {
-        blk.a = shared_a + k0 * round_up(p.M, ks.mr) + m0 * blk.kc;
+        blk.a = shared_a + k0 / ks.kpack * round_up(p.M, ks.mr) + m0 * packed_depth(ks, blk.kc);
       } else {
         ks.pack_a(p.a, p.lda, p.trans_a, m0, mc, k0, blk.kc, a_panel);
         blk.a = a_panel;
@@ -149,7 +156,7 @@ void run_part(const KernelSet& ks, const Problem& p, const Range& r, const float
         } else {
           ks.pack_b(p.b, k0, blk.kc, n0, blk.nc, b_block, scratch);
           blk.b = b_block;
-          blk.b_sliver = static_cast<int64_t>(blk.kc) * ks.nr;
+          blk.b_sliver = static_cast<int64_t>(packed_depth(ks, blk.kc)) * ks.nr;
           blk.b_row = ks.nr;
         }
         if (small)
@@ -210,7 +217,7 @@ Plan plan(const KernelSet& ks, const Problem& p, int64_t count) {
   const int threads = num_threads();
   if (threads == 1 || count >= 4 * threads || count % threads == 0) return plan;
   const int64_t tiles_m = ceil_div(p.M, ks.mr), tiles_n = ceil_div(p.N, ks.nr);
-  const bool small = p.M < ks.mr;
+  const bool small = reads_a_in_place(ks, p);
   const bool a_shareable = count == 1 && !small && round_up(p.M, ks.mr) * p.K <= kSharedAFloats;
   // Parts along N need all of A (packed once and shared, or again by each part when too big to keep);
   // parts along M need all of B, packed (and decoded, if quantized) again by each part.
@@ -257,7 +264,7 @@ void run(const Problem& p, int64_t count, int64_t stride_a, int64_t stride_b, in
     for (int64_t i = 0; i < count; i++) scale_c(nth(i));
     return;
   }
-  const KernelSet& ks = active_kernels();
+  const KernelSet& ks = p.precision == Precision::Bf16 ? bf16_kernels() : active_kernels();
   const Plan pl = plan(ks, p, count);
   const float* shared_a = pl.share_a ? pack_a_shared(ks, p, pl.parts) : nullptr;
   parallel_for(static_cast<int>(count * pl.parts), [&](int task) {

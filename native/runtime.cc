@@ -126,7 +126,7 @@ Isa best_isa() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512dq"))
-    return Isa::Avx512;
+    return __builtin_cpu_supports("avx512bf16") ? Isa::Avx512Bf16 : Isa::Avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
   return Isa::Scalar;
 }
@@ -136,7 +136,9 @@ Isa active_isa() {
     Isa best = best_isa();
     const char* env = std::getenv("PEFT_TS_ISA");
     if (!env) return best;
-    Isa want = std::strcmp(env, "scalar") == 0 ? Isa::Scalar : std::strcmp(env, "avx2") == 0 ? Isa::Avx2 : Isa::Avx512;
+    Isa want = best;
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Bf16})
+      if (std::strcmp(env, isa_name(isa)) == 0) want = isa;
     return static_cast<int>(want) < static_cast<int>(best) ? want : best;
   }();
   return isa;
@@ -144,6 +146,7 @@ Isa active_isa() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
+    case Isa::Avx512Bf16: return "avx512bf16";
     case Isa::Avx512: return "avx512";
     case Isa::Avx2: return "avx2";
     default: return "scalar";

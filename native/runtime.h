@@ -17,9 +17,11 @@ void set_num_threads(int n);
 void parallel_for(int tasks, const std::function<void(int task)>& fn);
 
 // ---- CPU features ---------------------------------------------------------------------------------------
-enum class Isa { Scalar, Avx2, Avx512 };
+// Avx512Bf16 is AVX-512 plus AVX512_BF16's dot products (vdpbf16ps): float32 kernels as Avx512, and
+// products with bfloat16 operands at twice the rate (gemm.h, Precision::Bf16).
+enum class Isa { Scalar, Avx2, Avx512, Avx512Bf16 };
 Isa best_isa();                // the widest ISA this CPU supports and the build includes
-Isa active_isa();              // best_isa() unless PEFT_TS_ISA=scalar|avx2|avx512 lowers it
+Isa active_isa();              // best_isa() unless PEFT_TS_ISA=scalar|avx2|avx512|avx512bf16 lowers it
 const char* isa_name(Isa isa);
 
 // ---- Node-API helpers -----------------------------------------------------------------------------------

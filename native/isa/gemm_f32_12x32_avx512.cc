@@ -3,39 +3,13 @@
 // latency on both ports with registers to spare. It reaches ~155 GFLOP/s on one Sapphire Rapids core
 // (1024³), about its FMA peak; 14×32 (28 accumulators) measured the same, with worse edges for M = 1024.
 // Contract and layouts: gemm.h.
-// GCC 12's AVX-512 intrinsics trip its own -Wuninitialized (GCC bug 105593): silence it for the header.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include "gemm.h"
+#include "isa/gemm_tile_avx512.h"  // <immintrin.h>, the tile and its store
 
 namespace peft::gemm::avx512 {
 namespace {
 
-constexpr int MR = 12, NV = 2, NR = 32;
-
-/** Lanes of vector v that hold one of the first n columns. */
-__mmask16 column_mask(int n, int v) {
-  const int left = n - v * 16;
-  return left >= 16 ? 0xffff : left <= 0 ? 0 : static_cast<__mmask16>((1u << left) - 1);
-}
-
-template <int M>
-void store(const __m512 (&acc)[MR][NV], float* c, int64_t ldc, float alpha, float beta, int m, int n) {
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const __mmask16 mask[NV] = {column_mask(n, 0), column_mask(n, 1)};
-  for (int i = 0; i < M && i < m; i++) {
-    for (int v = 0; v < NV; v++) {
-      float* p = c + i * ldc + v * 16;
-      __m512 r = _mm512_mul_ps(va, acc[i][v]);
-      if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], p), r);
-      _mm512_mask_storeu_ps(p, mask[v], r);
-    }
-  }
-}
+constexpr int MR = kTileRows, NV = kTileVectors;
 
 /** m rows of A at a[i·rs + k·ks] against a B sliver with rows bks apart (only n columns read). */
 template <int M>
@@ -59,27 +33,7 @@ void small(int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, i
 
 void tile_12x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, int m,
                 int n) {
-  __m512 acc[MR][NV];
-  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  for (int i = 0; i < MR; i++) {  // the C tile is needed only at the end: start fetching it now
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
-  }
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; k++) {
-    // B streams from L2: ask for it 8 steps ahead (never slower in interleaved A/B runs, up to 2% faster).
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR + 16), _MM_HINT_T0);
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-    for (int i = 0; i < MR; i++) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-    }
-    a += MR;
-    b += NR;
-  }
-  store<MR>(acc, c, ldc, alpha, beta, m, n);
+  run_tile(kc, a, b, c, ldc, alpha, beta, m, n, [](__m512 acc, __m512 ai, __m512 bv) { return _mm512_fmadd_ps(ai, bv, acc); });
 }
 
 void tile_small_32(int m, int64_t kc, const float* a, int64_t rs, int64_t ks, const float* b, int64_t bks, float* c,

@@ -3,7 +3,7 @@
 
 import type { Backend } from "./kernels.ts";
 import { jsBackend } from "./js/index.ts";
-import { loadNativeBackend } from "./native/index.ts";
+import { loadNativeBackend, nativeAddon } from "./native/index.ts";
 
 export type BackendName = "js" | "native";
 export type { Backend } from "./kernels.ts";
@@ -41,6 +41,18 @@ export function backend(): Backend {
     return (current = jsBackend);
   }
   return (current = nb);
+}
+
+/**
+ * Null when products with bf16 operands run on bf16 dot-product instructions (AVX512_BF16), twice the
+ * float32 rate; otherwise why not (they are then float32 products of rounded operands, no faster).
+ */
+export function bf16DotProducts(): string | null {
+  if (backend().name !== "native") return "the TypeScript backend computes them in float32";
+  const isa = nativeAddon()?.info().isa;
+  if (isa === "avx512bf16") return null;
+  const forced = process.env.PEFT_TS_ISA ? ` (PEFT_TS_ISA=${process.env.PEFT_TS_ISA})` : "";
+  return `the ${isa} kernels${forced} have no bf16 dot products (AVX512_BF16)`;
 }
 
 export { jsBackend };

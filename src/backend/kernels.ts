@@ -51,6 +51,12 @@ export interface QuantOperand {
 export type MatrixOperand = DenseF32 | DenseBf16 | QuantOperand;
 
 /**
+ * What a product multiplies: float32 operands, or both operands rounded to bfloat16 (nearest even, as
+ * torch rounds) with the sums in float32, as torch's CPU autocast computes linear layers.
+ */
+export type ComputeDtype = "float32" | "bfloat16";
+
+/**
  * C[M, N] = alpha · op(A)[M, K] · op(B)[K, N] + beta · C, all row-major.
  * op(A) = A ([M, K], lda) or Aᵀ (A stored [K, M]); op(B) likewise with B stored [K, N] or [N, K].
  * beta = 0 means C is not read. A quantized B is stored [N, K] when transB, [K, N] otherwise.
@@ -72,6 +78,11 @@ export interface GemmArgs {
   alpha: number;
   beta: number;
   batch?: { count: number; strideA: number; strideB: number; strideC: number };
+  /**
+   * Default float32. bfloat16: native agrees with js (same roundings, float64 sums) within float32 summation
+   * error, except that native AVX512_BF16 counts float32 subnormals (below 2⁻¹²⁶) as zero.
+   */
+  computeDtype?: ComputeDtype;
 }
 
 /**

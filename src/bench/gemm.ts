@@ -3,7 +3,7 @@
 // numpy/OpenBLAS for comparison).
 
 import { nativeAvailable, setBackend } from "../backend/index.ts";
-import type { GemmArgs, MatrixOperand } from "../backend/kernels.ts";
+import type { ComputeDtype, GemmArgs, MatrixOperand } from "../backend/kernels.ts";
 import { nativeAddon } from "../backend/native/index.ts";
 import type { Quantized4bit } from "../quant/types.ts";
 import { NF4_CODE } from "../quant/codebooks.ts";
@@ -25,6 +25,8 @@ export interface GemmBenchOptions {
   k: number;
   layout: GemmLayout;
   b?: GemmBType;
+  /** bfloat16: both operands rounded to bf16, float32 sums (torch's CPU autocast). Default float32. */
+  computeDtype?: ComputeDtype;
   /** Native pool size for the measurement (default: as configured). */
   threads?: number;
   /** Timed runs (at least 7; more for short products, up to about half a second). */
@@ -42,6 +44,7 @@ export interface GemmBenchResult {
   k: number;
   layout: GemmLayout;
   b: GemmBType;
+  computeDtype: ComputeDtype;
   threads: number;
   gflops: number;
   medianMs: number;
@@ -91,7 +94,7 @@ export function gemmBenchArgs(o: GemmBenchOptions, seed = 1): GemmArgs {
     M: o.m, N: o.n, K: o.k, transA, transB,
     a: randomF32(rng, o.m * o.k), aOffset: 0, lda: transA ? o.m : o.k,
     b: operand(rng, b, transB ? o.n : o.k, transB ? o.k : o.n),
-    c: new Float32Array(o.m * o.n), cOffset: 0, ldc: o.n, alpha: 1, beta: 0,
+    c: new Float32Array(o.m * o.n), cOffset: 0, ldc: o.n, alpha: 1, beta: 0, computeDtype: o.computeDtype,
   };
 }
 
@@ -126,7 +129,7 @@ export function benchGemm(o: GemmBenchOptions): GemmBenchResult {
     }
     const ms = median(times);
     return {
-      m: o.m, n: o.n, k: o.k, layout: o.layout, b: o.b ?? "f32", threads: addon.info().threads,
+      m: o.m, n: o.n, k: o.k, layout: o.layout, b: o.b ?? "f32", computeDtype: o.computeDtype ?? "float32", threads: addon.info().threads,
       gflops: (2 * o.m * o.n * o.k) / (ms * 1e6), medianMs: ms, runs: times.length,
     };
   } finally {

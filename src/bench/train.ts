@@ -3,6 +3,7 @@
 // step + zero grads; tokens/s = B·T / median step time after warm-up; peak RSS from the process's high-water mark.
 // LoRA: r = 16, α = 32 on every linear of the decoder layers (Llama's seven projections, as the peer; Phi-3's
 // four fused ones), AdamW(lr 1e-4, weight decay 0), as the peer.
+// --compute-dtype bfloat16 is the peer's --bf16-autocast: bf16 operands in the linear layers' products.
 //
 // The random model is built directly in the form training holds it (NF4 linears and bf16 embedding/head for
 // QLoRA on a bf16 shape, bf16 or float32 for LoRA, float32 for full fine-tuning), so a billion-parameter
@@ -18,7 +19,9 @@ import { scope } from "../tensor/storage.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { AdamW, AdamW8bit } from "../optim/index.ts";
 import { estimateMemory, frozenDtype } from "../memory/index.ts";
-import { backend } from "../backend/index.ts";
+import { backend, bf16DotProducts } from "../backend/index.ts";
+import type { ComputeDtype } from "../backend/kernels.ts";
+import { withComputeDtype } from "../ops/index.ts";
 import { nativeAddon } from "../backend/native/index.ts";
 import { quantizeOnLoad, quantizeOptions } from "../quant/policy.ts";
 import { Rng } from "../util/random.ts";
@@ -46,6 +49,8 @@ export interface BenchTrainOptions {
   optimizer?: BenchOptimizer;
   /** LoRA / QLoRA with the frozen embedding and head quantized too (a departure from QLoRA's recipe). */
   quantizeEmbeddings?: "int8" | "nf4";
+  /** Operands of the products (default float32). */
+  computeDtype?: ComputeDtype;
   seed?: number;
   onStep?: (step: number, seconds: number, loss: number) => void;
 }
@@ -56,6 +61,9 @@ export interface BenchTrainResult {
   base_dtype: string;
   optimizer: BenchOptimizer;
   gradient_checkpointing: boolean;
+  compute_dtype: ComputeDtype;
+  /** The native kernels' ISA (avx512bf16: bf16 products on bf16 dot products), or js. */
+  kernels: string;
   layers: number;
   batch: number;
   seq: number;
@@ -100,7 +108,7 @@ async function benchModel(config: ModelConfig, o: BenchTrainOptions, seed: numbe
 const MiB = 2 ** 20;
 
 export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainResult> {
-  if (o.threads !== undefined) nativeAddon()?.setThreads(o.threads);
+  if (o.threads !== undefined && backend().name === "native") nativeAddon()!.setThreads(o.threads); // backend() loads the library
   installProfiler();
   const seed = o.seed ?? 0;
   const config = presetConfig(o.preset, { layers: o.layers });
@@ -117,6 +125,9 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
   const tm = await benchModel(config, o, seed, frozen);
   const buildS = (performance.now() - tb) / 1000;
   tm.base.gradientCheckpointing = gc;
+  const computeDtype = o.computeDtype ?? "float32";
+  const slowBf16 = computeDtype === "bfloat16" ? bf16DotProducts() : null;
+  if (slowBf16) process.stderr.write(`bench train: compute dtype bfloat16 gives no speed here: ${slowBf16}\n`);
   tm.net.train();
   const opt = optimizer === "adamw8bit" ? new AdamW8bit(tm.params, { lr: 1e-4, weightDecay: 0 }) : new AdamW(tm.params, { lr: 1e-4, weightDecay: 0 });
   const peaks: number[] = [];
@@ -130,14 +141,14 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
     const t0 = performance.now();
     let t1 = t0;
     let t2 = t0;
-    scope(() => {
+    withComputeDtype(computeDtype, () => scope(() => {
       const out = tm.net.forward({ ids, B: o.batch, T: o.seq, labels: ids, logits: "none" });
       t1 = performance.now();
       losses.push(out.loss!.item());
       backward(out.loss!, Tensor.scalar(1));
       out.loss!.release();
       t2 = performance.now();
-    });
+    }));
     opt.step();
     opt.zeroGrad();
     const t3 = performance.now();
@@ -163,6 +174,8 @@ export async function runBenchTrain(o: BenchTrainOptions): Promise<BenchTrainRes
     base_dtype: baseDtype,
     optimizer,
     gradient_checkpointing: gc,
+    compute_dtype: computeDtype,
+    kernels: backend().name === "native" ? nativeAddon()!.info().isa : "js",
     layers: config.numLayers,
     batch: o.batch,
     seq: o.seq,
@@ -210,6 +223,7 @@ export function registerBenchTrain(bench: Command): void {
     .addOption(new Option("--base-dtype <dtype>", "how frozen float weights are held (default: as the trainer: float32 for LoRA, as the shape's dtype for QLoRA's embedding and head)").choices(["float32", "bfloat16"]))
     .addOption(new Option("--optimizer <name>", "optimizer of the step").choices(["adamw", "adamw8bit"]).default("adamw"))
     .addOption(new Option("--quantize-embeddings <type>", "LoRA / QLoRA: the frozen embedding and head in int8 or nf4 too").choices(["int8", "nf4"]))
+    .addOption(new Option("--compute-dtype <dtype>", "operands of the linear layers' products (bfloat16: torch's CPU autocast)").choices(["float32", "bfloat16"]).default("float32"))
     .option("--json", "print one JSON line")
     .action(async (f: Record<string, string | boolean | undefined>) => {
       const warmup = Number(f.warmup);
@@ -227,12 +241,13 @@ export function registerBenchTrain(bench: Command): void {
         baseDtype: f.baseDtype as "float32" | "bfloat16" | undefined,
         optimizer: f.optimizer as BenchOptimizer,
         quantizeEmbeddings: f.quantizeEmbeddings as "int8" | "nf4" | undefined,
+        computeDtype: f.computeDtype as ComputeDtype,
         onStep: f.json ? undefined : (s, sec, loss) => process.stderr.write(`step ${s}${s < warmup ? " (warmup)" : ""} ${sec.toFixed(3)}s loss ${loss.toFixed(4)}\n`),
       });
       process.stdout.write(
         f.json
           ? `${JSON.stringify(r)}\n`
-          : `${r.preset} ${r.method} (${r.base_dtype} base, ${r.layers} layers, B=${r.batch}, T=${r.seq}, ${r.backend} backend): ${r.tokens_per_second} tokens/s, ` +
+          : `${r.preset} ${r.method} (${r.base_dtype} base, ${r.compute_dtype} compute, ${r.layers} layers, B=${r.batch}, T=${r.seq}, ${r.backend} backend): ${r.tokens_per_second} tokens/s, ` +
               `step ${r.step_s_median}s (fwd ${r.fwd_s_median}, bwd ${r.bwd_s_median}, opt ${r.opt_s_median}), peak RSS ${r.peak_rss_mb} MB ` +
               `(estimate ${r.estimate_mb} MB, ${(100 * r.estimate_error).toFixed(1)}%), ` +
               `params ${r.params_total.toLocaleString("en-US")} (${r.params_trainable.toLocaleString("en-US")} trainable)\n`,

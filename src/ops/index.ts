@@ -8,3 +8,4 @@ export { attention, type AttentionOptions } from "./attention.ts";
 export { crossEntropy, linearCrossEntropy, IGNORE_INDEX } from "./loss.ts";
 export { embedding } from "./embedding.ts";
 export { dropout } from "./dropout.ts";
+export { computeDtype, withComputeDtype } from "./autocast.ts";

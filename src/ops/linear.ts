@@ -11,12 +11,14 @@
 //   dT_a = s_a · dY·B_a        dB_a = s_a · dYᵀ·T_a        dA_a = dT_aᵀ·drop_a(x)
 //   dX = dY·W (+ Σ_a drop_a(dT_a·A_a))       dW = dYᵀ·x      db = Σ_rows dY
 // The dropout mask is regenerated from its seed in backward instead of being stored.
+// Every product takes the compute dtype (autocast.ts) that was active when the forward ran.
 
 import { Tensor, fmtShape, ShapeError } from "../tensor/tensor.ts";
 import { leafGradTarget, record } from "../autograd/engine.ts";
 import { backend } from "../backend/index.ts";
-import type { MatrixOperand } from "../backend/kernels.ts";
+import type { ComputeDtype, MatrixOperand } from "../backend/kernels.ts";
 import { QuantizedTensor } from "../quant/types.ts";
+import { computeDtype } from "./autocast.ts";
 import { sumRowsInto } from "./elementwise.ts";
 import { assertF32, f32, lastDim } from "./util.ts";
 
@@ -55,10 +57,11 @@ function productWithWeight(
   y: Float32Array,
   alpha: number,
   beta: number,
+  cd: ComputeDtype,
 ): void {
   backend().gemm({
     M: rows, N: outF, K: inF, transA: false, transB: layout === "out_in",
-    a: x, aOffset: 0, lda: inF, b: weightOperand(w), c: y, cOffset: 0, ldc: outF, alpha, beta,
+    a: x, aOffset: 0, lda: inF, b: weightOperand(w), c: y, cOffset: 0, ldc: outF, alpha, beta, computeDtype: cd,
   });
 }
 
@@ -72,10 +75,11 @@ function inputGrad(
   outF: number,
   dx: Float32Array,
   beta: number,
+  cd: ComputeDtype,
 ): void {
   backend().gemm({
     M: rows, N: inF, K: outF, transA: false, transB: layout === "in_out",
-    a: dy, aOffset: 0, lda: outF, b: weightOperand(w), c: dx, cOffset: 0, ldc: inF, alpha: 1, beta,
+    a: dy, aOffset: 0, lda: outF, b: weightOperand(w), c: dx, cOffset: 0, ldc: inF, alpha: 1, beta, computeDtype: cd,
   });
 }
 
@@ -90,13 +94,14 @@ function weightGrad(
   dw: Float32Array,
   alpha: number,
   beta: number,
+  cd: ComputeDtype,
 ): void {
   const [first, firstLd, second, secondLd, M, N] =
     layout === "out_in" ? [dy, outF, x, inF, outF, inF] : [x, inF, dy, outF, inF, outF];
   backend().gemm({
     M, N, K: rows, transA: true, transB: false,
     a: first, aOffset: 0, lda: firstLd, b: { kind: "f32", data: second, offset: 0, ld: secondLd },
-    c: dw, cOffset: 0, ldc: N, alpha, beta,
+    c: dw, cOffset: 0, ldc: N, alpha, beta, computeDtype: cd,
   });
 }
 
@@ -127,7 +132,8 @@ export function linear(x: Tensor, w: LinearWeight, bias: Tensor | null = null, o
   const rows = x.size / inF;
   const outShape = [...x.shape.slice(0, -1), outF];
   const y = Tensor.empty(outShape);
-  productWithWeight(f32(x), w, layout, rows, inF, outF, y.data, 1, 0);
+  const cd = computeDtype();
+  productWithWeight(f32(x), w, layout, rows, inF, outF, y.data, 1, 0, cd);
   if (bias) backend().addRowVector(y.data, f32(bias), y.data, rows, outF);
 
   const hidden: Tensor<"float32">[] = [];
@@ -139,8 +145,8 @@ export function linear(x: Tensor, w: LinearWeight, bias: Tensor | null = null, o
       );
     }
     const t = Tensor.empty([rows, r]);
-    withDropout(x, a, (xa) => productWithWeight(xa, a.A, "out_in", rows, inF, r, t.data, 1, 0));
-    productWithWeight(t.data, a.B, "out_in", rows, r, outF, y.data, a.scaling, 1);
+    withDropout(x, a, (xa) => productWithWeight(xa, a.A, "out_in", rows, inF, r, t.data, 1, 0, cd));
+    productWithWeight(t.data, a.B, "out_in", rows, r, outF, y.data, a.scaling, 1, cd);
     hidden.push(t);
   }
 
@@ -151,16 +157,16 @@ export function linear(x: Tensor, w: LinearWeight, bias: Tensor | null = null, o
     let dx: Tensor<"float32"> | null = null;
     if (x.requiresGrad) {
       dx = Tensor.empty(x.shape);
-      inputGrad(dy.data, w, layout, rows, inF, outF, dx.data, 0);
+      inputGrad(dy.data, w, layout, rows, inF, outF, dx.data, 0, cd);
     }
     grads.push(dx);
     if (w instanceof Tensor && w.requiresGrad) {
       const { buf, beta, leaf } = gradBuffer(w);
-      weightGrad(dy.data, f32(x), layout, rows, inF, outF, buf.data, 1, beta);
+      weightGrad(dy.data, f32(x), layout, rows, inF, outF, buf.data, 1, beta, cd);
       grads.push(leaf ? null : buf);
     } else grads.push(null);
     grads.push(bias?.requiresGrad ? sumRowsInto(bias, dy) : null);
-    adapters.forEach((a, i) => grads.push(...adapterGrads(a, hidden[i]!, x, dy, dx, rows, inF, outF)));
+    adapters.forEach((a, i) => grads.push(...adapterGrads(a, hidden[i]!, x, dy, dx, rows, inF, outF, cd)));
     return grads;
   });
 }
@@ -174,29 +180,30 @@ function adapterGrads(
   rows: number,
   inF: number,
   outF: number,
+  cd: ComputeDtype,
 ): (Tensor<"float32"> | null)[] {
   const r = a.A.shape[0]!;
   const dT = Tensor.empty([rows, r]);
-  inputGrad(dy.data, a.B, "out_in", rows, r, outF, dT.data, 0);
+  inputGrad(dy.data, a.B, "out_in", rows, r, outF, dT.data, 0, cd);
   backend().scale(dT.data, a.scaling, dT.data, dT.size);
   let dB: Tensor<"float32"> | null = null;
   if (a.B.requiresGrad) {
     const { buf, beta, leaf } = gradBuffer(a.B);
-    weightGrad(dy.data, t.data, "out_in", rows, r, outF, buf.data, a.scaling, beta);
+    weightGrad(dy.data, t.data, "out_in", rows, r, outF, buf.data, a.scaling, beta, cd);
     dB = leaf ? null : buf;
   }
   let dA: Tensor<"float32"> | null = null;
   if (a.A.requiresGrad) {
     const { buf, beta, leaf } = gradBuffer(a.A);
-    withDropout(x, a, (xa) => weightGrad(dT.data, xa, "out_in", rows, inF, r, buf.data, 1, beta));
+    withDropout(x, a, (xa) => weightGrad(dT.data, xa, "out_in", rows, inF, r, buf.data, 1, beta, cd));
     dA = leaf ? null : buf;
   }
   if (dx) {
     if (!a.dropout || a.dropout.p === 0) {
-      inputGrad(dT.data, a.A, "out_in", rows, inF, r, dx.data, 1);
+      inputGrad(dT.data, a.A, "out_in", rows, inF, r, dx.data, 1, cd);
     } else {
       const tmp = Tensor.empty(x.shape);
-      inputGrad(dT.data, a.A, "out_in", rows, inF, r, tmp.data, 0);
+      inputGrad(dT.data, a.A, "out_in", rows, inF, r, tmp.data, 0, cd);
       backend().dropout(tmp.data, tmp.data, tmp.size, a.dropout.p, a.dropout.seed, 0);
       backend().add(dx.data, tmp.data, dx.data, tmp.size);
       tmp.release();
@@ -224,21 +231,22 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   if (K !== K2) throw new ShapeError(`matmul: inner dims differ: ${fmtShape(a.shape)} vs ${fmtShape(b.shape)}`);
   const count = batchShape.reduce((p, d) => p * d, 1);
   const out = Tensor.empty([...batchShape, M, N]);
-  bmm(f32(a), transA, ac, f32(b), transB, bc, out.data, N, M, N, K, count, ar * ac, br * bc, M * N);
+  const cd = computeDtype();
+  bmm(f32(a), transA, ac, f32(b), transB, bc, out.data, N, M, N, K, count, ar * ac, br * bc, M * N, cd);
   return record("matmul", out, [a, b], [a, b], (d) => {
     let da: Tensor<"float32"> | null = null;
     let db: Tensor<"float32"> | null = null;
     if (a.requiresGrad) {
       // dA = dC·op(B)ᵀ, stored transposed when A was.
       da = Tensor.empty(a.shape);
-      if (transA) bmm(f32(b), transB, bc, d.data, true, N, da.data, ac, K, M, N, count, br * bc, M * N, ar * ac);
-      else bmm(d.data, false, N, f32(b), !transB, bc, da.data, ac, M, K, N, count, M * N, br * bc, ar * ac);
+      if (transA) bmm(f32(b), transB, bc, d.data, true, N, da.data, ac, K, M, N, count, br * bc, M * N, ar * ac, cd);
+      else bmm(d.data, false, N, f32(b), !transB, bc, da.data, ac, M, K, N, count, M * N, br * bc, ar * ac, cd);
     }
     if (b.requiresGrad) {
       // dB = op(A)ᵀ·dC, stored transposed when B was.
       db = Tensor.empty(b.shape);
-      if (transB) bmm(d.data, true, N, f32(a), transA, ac, db.data, bc, N, K, M, count, M * N, ar * ac, br * bc);
-      else bmm(f32(a), !transA, ac, d.data, false, N, db.data, bc, K, N, M, count, ar * ac, M * N, br * bc);
+      if (transB) bmm(d.data, true, N, f32(a), transA, ac, db.data, bc, N, K, M, count, M * N, ar * ac, br * bc, cd);
+      else bmm(f32(a), !transA, ac, d.data, false, N, db.data, bc, K, N, M, count, ar * ac, M * N, br * bc, cd);
     }
     return [da, db];
   });
@@ -250,9 +258,10 @@ function bmm(
   c: Float32Array, ldc: number,
   M: number, N: number, K: number,
   count: number, strideA: number, strideB: number, strideC: number,
+  cd: ComputeDtype,
 ): void {
   backend().gemm({
     M, N, K, transA, transB, a, aOffset: 0, lda, b: { kind: "f32", data: b, offset: 0, ld: ldb },
-    c, cOffset: 0, ldc, alpha: 1, beta: 0, batch: { count, strideA, strideB, strideC },
+    c, cOffset: 0, ldc, alpha: 1, beta: 0, batch: { count, strideA, strideB, strideC }, computeDtype: cd,
   });
 }

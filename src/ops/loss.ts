@@ -8,12 +8,14 @@
 // chunk's logits are: forward computes dH (and dW for a trainable head) chunk by chunk, and backward only
 // scales them by dLoss.
 // A batch whose labels are all ignored has loss 0 and zero gradients (transformers returns NaN there).
+// The head's products take the compute dtype (autocast.ts); the loss itself is float32.
 
 import { Tensor, ShapeError, fmtShape } from "../tensor/tensor.ts";
 import { leafGradTarget, needsGrad, record } from "../autograd/engine.ts";
 import { backend } from "../backend/index.ts";
 import { assertF32, f32, lastDim, rowsOf } from "./util.ts";
 import { weightOperand, type LinearWeight } from "./linear.ts";
+import { computeDtype } from "./autocast.ts";
 
 export const IGNORE_INDEX = -100;
 
@@ -94,12 +96,13 @@ export function linearCrossEntropy(
   const be = backend();
   const hd = f32(h);
   const op = weightOperand(w);
+  const cd = computeDtype();
   const scale = count === 0 ? 0 : 1 / count;
   let total = 0;
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0);
     const lab = labels.subarray(r0, r0 + n);
-    be.gemm({ M: n, N: V, K: C, transA: false, transB: true, a: hd, aOffset: r0 * C, lda: C, b: op, c: logits.data, cOffset: 0, ldc: V, alpha: 1, beta: 0 });
+    be.gemm({ M: n, N: V, K: C, transA: false, transB: true, a: hd, aOffset: r0 * C, lda: C, b: op, c: logits.data, cOffset: 0, ldc: V, alpha: 1, beta: 0, computeDtype: cd });
     if (cap !== null) be.softcap(logits.data, logits.data, n * V, cap);
     be.crossEntropy(logits.data, lab, rowLoss.data, lse.data, n, V, ignoreIndex);
     total += sumF64(rowLoss.data.subarray(0, n));
@@ -110,8 +113,8 @@ export function linearCrossEntropy(
     } else {
       be.crossEntropyBackward(logits.data, lab, lse.data, logits.data, n, V, ignoreIndex, scale);
     }
-    if (dH) be.gemm({ M: n, N: C, K: V, transA: false, transB: false, a: logits.data, aOffset: 0, lda: V, b: op, c: dH.data, cOffset: r0 * C, ldc: C, alpha: 1, beta: 0 });
-    if (dW) be.gemm({ M: V, N: C, K: n, transA: true, transB: false, a: logits.data, aOffset: 0, lda: V, b: { kind: "f32", data: hd, offset: r0 * C, ld: C }, c: dW.data, cOffset: 0, ldc: C, alpha: 1, beta: 1 });
+    if (dH) be.gemm({ M: n, N: C, K: V, transA: false, transB: false, a: logits.data, aOffset: 0, lda: V, b: op, c: dH.data, cOffset: r0 * C, ldc: C, alpha: 1, beta: 0, computeDtype: cd });
+    if (dW) be.gemm({ M: V, N: C, K: n, transA: true, transB: false, a: logits.data, aOffset: 0, lda: V, b: { kind: "f32", data: hd, offset: r0 * C, ld: C }, c: dW.data, cOffset: 0, ldc: C, alpha: 1, beta: 1, computeDtype: cd });
   }
   logits.release();
   dCapped?.release();

@@ -96,6 +96,12 @@ export interface TrainingArgs {
    */
   baseDtype: "float32" | "bfloat16" | null;
   /**
+   * The operands of the linear layers' products (torch's CPU autocast): float32, or bfloat16 (float32 sums,
+   * weights and optimizer state). null: bfloat16 when a bitsandbytes 4-bit model's bnb_4bit_compute_dtype
+   * asks for it, else float32.
+   */
+  computeDtype: "float32" | "bfloat16" | null;
+  /**
    * Hold the frozen embedding and head in int8 (per-row scales) or NF4 as well (LoRA / QLoRA); null keeps
    * them in float. A departure from QLoRA's recipe: an 8B model's embedding and head are 2 GB of bf16.
    */
@@ -147,6 +153,7 @@ export const DEFAULT_ARGS: Omit<TrainingArgs, "model" | "data"> = {
   // Every linear of the decoder layers: Llama's seven projections, Phi-3's fused qkv_proj and gate_up_proj.
   loraTargetModules: "all-linear",
   baseDtype: null,
+  computeDtype: null,
   quantizeEmbeddings: null,
   skipNonFinite: false,
   ignoreMemoryCheck: false,
@@ -205,7 +212,7 @@ export const NOT_ALIASES: Record<string, [instead: keyof TrainingArgs, how: stri
   evaluationStrategy: ["evalEvery", "every N steps; 0 = at the end"],
   saveStrategy: ["saveEvery", "every N steps; 0 = the final result only"],
   resumeFromCheckpoint: ["resume", "continues from the latest checkpoint in the output folder"],
-  bf16: ["baseDtype", "bfloat16 holds the frozen base in bf16; compute is float32"],
+  bf16: ["computeDtype", "bfloat16: the linear layers' products take bf16 operands, as bf16=True autocasts them"],
 };
 
 /** "maxSteps" → "max-steps" (a flag's spelling). */
@@ -336,6 +343,7 @@ const CHECKS: Record<keyof TrainingArgs, Check> = {
       ? null
       : 'must be a list of module names or "all-linear"',
   baseDtype: nullable(oneOf("float32", "bfloat16")),
+  computeDtype: nullable(oneOf("float32", "bfloat16")),
   quantizeEmbeddings: nullable(oneOf("int8", "nf4")),
   skipNonFinite: bool,
   ignoreMemoryCheck: bool,

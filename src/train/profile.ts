@@ -1,8 +1,9 @@
 // PEFT_TS_PROFILE=1: time spent in each backend kernel, printed to stderr at exit. Products are split by
 // their operand layout, which tells the three products of a linear layer apart (NT: forward Y = X·Wᵀ,
 // NN: input gradient dX = dY·W, TN: weight gradient dW = dYᵀ·X) and by the weight's storage (f32, bf16,
-// quantized), with achieved GFLOP/s. The active backend's kernel table is wrapped in place, so every op
-// that calls backend().<kernel> is measured; nothing changes when the variable is unset.
+// quantized; "·bf16" when the operands are rounded to bf16), with achieved GFLOP/s. The active backend's
+// kernel table is wrapped in place, so every op that calls backend().<kernel> is measured; nothing changes
+// when the variable is unset.
 
 import { performance } from "node:perf_hooks";
 import { backend } from "../backend/index.ts";
@@ -20,7 +21,7 @@ let installed = false;
 function gemmKey(a: GemmArgs): string {
   const layout = `${a.transA ? "T" : "N"}${a.transB ? "T" : "N"}`;
   const b = a.b.kind === "quant" ? a.b.q.type : a.b.kind;
-  return `gemm ${layout} ${b}${a.batch ? " batched" : ""}`;
+  return `gemm ${layout} ${b}${a.computeDtype === "bfloat16" ? "·bf16" : ""}${a.batch ? " batched" : ""}`;
 }
 
 function add(key: string, ms: number, flops: number): void {

@@ -11,10 +11,13 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { scope } from "../tensor/storage.ts";
+import { withComputeDtype } from "../ops/index.ts";
+import type { ComputeDtype } from "../backend/kernels.ts";
 import { dropoutSeeds } from "../util/random.ts";
 import { loadConfig } from "../models/index.ts";
 import { Tokenizer } from "../tokenizer/index.ts";
 import { AdamW, AdamW8bit, SGD, clipGradNorm, gradNorm, lrAt, type Optimizer, type Schedule } from "../optim/index.ts";
+import { backend } from "../backend/index.ts";
 import { nativeAddon } from "../backend/native/index.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { kebabKey, resolveArgs, type TrainingArgs } from "./args.ts";
@@ -27,6 +30,7 @@ import { appendMetrics, metricRows, readMetrics, truncateMetrics, type MetricsLi
 import { prepareModel, removeOtherResult, type TrainableModel } from "./model.ts";
 import { copyTokenizerFiles } from "../io/model-folder.ts";
 import { accumulateGradients } from "./step.ts";
+import { chooseComputeDtype } from "./compute-dtype.ts";
 import { installProfiler } from "./profile.ts";
 import { writeReport } from "./report.ts";
 import { runSettings, runTitle } from "./report/settings.ts";
@@ -109,6 +113,7 @@ interface Run {
   state: TrainerState;
   evalExamples: Example[];
   padId: number;
+  computeDtype: ComputeDtype;
 }
 
 export class Trainer {
@@ -150,7 +155,7 @@ export class Trainer {
       const info = scope(() => {
         opt.lr = lrAt(state.step, schedule); // 1) schedule
         const batches = stream.nextWindow(a.gradAccum); // 2) next micro-batches
-        const { loss, tokens } = accumulateGradients(tm.net, batches); // 3) forward + backward, accumulated
+        const { loss, tokens } = withComputeDtype(run.computeDtype, () => accumulateGradients(tm.net, batches)); // 3) forward + backward, accumulated
         const norm = a.maxGradNorm > 0 ? clipGradNorm(tm.params, a.maxGradNorm) : gradNorm(tm.params); // 4) clip
         const finite = Number.isFinite(loss) && Number.isFinite(norm);
         if (!finite) this.nonFinite(state.step + 1, loss, norm); // throws unless skipNonFinite
@@ -189,7 +194,7 @@ export class Trainer {
 
   private async setup(): Promise<Run> {
     const a = this.args;
-    if (a.threads !== null) nativeAddon()?.setThreads(a.threads);
+    if (a.threads !== null && backend().name === "native") nativeAddon()!.setThreads(a.threads); // backend() loads the library
     installProfiler(); // PEFT_TS_PROFILE=1
     if (!this.inputs.model) checkModelFolder(a.model);
     this.prepareOut();
@@ -199,6 +204,8 @@ export class Trainer {
     const tm = this.inputs.model ?? (await this.loadTrainable());
     if (this.inputs.model && a.gradientCheckpointing === true) tm.base.gradientCheckpointing = true;
     this.callbacks.onLog?.(tm.report);
+    const compute = chooseComputeDtype(a.computeDtype, tm.base.config);
+    for (const note of compute.notes) this.callbacks.onLog?.(note);
     const opt = this.makeOptimizer(tm);
     const stream = new BatchStream({ epochOrder, collate }, examples, a.batchSize, a.seed, padId);
     const totalSteps = a.maxSteps ?? a.epochs * stream.stepsPerEpoch(a.gradAccum);
@@ -207,7 +214,7 @@ export class Trainer {
     const state = this.resume(tm, opt, stream);
     this.callbacks.onStart?.({ startStep: state.step, totalSteps, resumedFrom: this.resumedFrom, examples: examples.length, evalExamples: evalExamples.length,
       paramsTrainable: tm.paramsTrainable, paramsTotal: tm.paramsTotal });
-    return { tm, opt, stream, schedule, state, evalExamples, padId };
+    return { tm, opt, stream, schedule, state, evalExamples, padId, computeDtype: compute.dtype };
   }
 
   private resumedFrom: string | null = null;
@@ -280,7 +287,7 @@ export class Trainer {
    * it is refused, naming each change, unless allowChangedArgs says it is meant.
    */
   private checkChangedArgs(dir: string, saved: Partial<TrainingArgs>): void {
-    const keys: (keyof TrainingArgs)[] = ["model", "data", "method", "lr", "batchSize", "gradAccum", "maxSeqLen", "seed", "scheduler", "warmupSteps", "maxSteps", "epochs", "optimizer", "weightDecay", "maxGradNorm", "loraR", "loraAlpha", "format", "system", "pack", "trainOnPrompt"];
+    const keys: (keyof TrainingArgs)[] = ["model", "data", "method", "lr", "batchSize", "gradAccum", "maxSeqLen", "seed", "scheduler", "warmupSteps", "maxSteps", "epochs", "optimizer", "weightDecay", "maxGradNorm", "loraR", "loraAlpha", "format", "system", "pack", "trainOnPrompt", "computeDtype"];
     const changed = keys.filter((k) => k in saved && JSON.stringify(saved[k]) !== JSON.stringify(this.args[k]));
     if (changed.length === 0) return;
     const list = changed.map((k) => `${kebabKey(k)} ${JSON.stringify(saved[k])} → ${JSON.stringify(this.args[k])}`).join(", ");
@@ -354,7 +361,7 @@ export class Trainer {
     if (run.evalExamples.length === 0) return;
     const seeds = dropoutSeeds.position;
     const t0 = performance.now();
-    const r = evaluate(run.tm.net, run.evalExamples, { batchSize: this.args.batchSize, padId: run.padId });
+    const r = withComputeDtype(run.computeDtype, () => evaluate(run.tm.net, run.evalExamples, { batchSize: this.args.batchSize, padId: run.padId }));
     this.#timing.evalSeconds += (performance.now() - t0) / 1000;
     dropoutSeeds.position = seeds;
     this.#lastEval = r;

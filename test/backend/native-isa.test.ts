@@ -10,7 +10,7 @@ import { loadNativeBackend, nativeAddon } from "../../src/backend/native/index.t
 
 const loaded = loadNativeBackend();
 const best = loaded instanceof Error ? null : nativeAddon()!.info().isa;
-const order = ["scalar", "avx2", "avx512"] as const;
+const order = ["scalar", "avx2", "avx512", "avx512bf16"] as const;
 const suite = fileURLToPath(new URL("./native-kernels.test.ts", import.meta.url));
 
 describe("native kernels on narrower instruction sets", () => {

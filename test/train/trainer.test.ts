@@ -4,6 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { basename, join } from "node:path";
 import { loadModel, loadConfig } from "../../src/models/index.ts";
 import { fullModel } from "../../src/train/model.ts";
@@ -112,5 +113,20 @@ describe("memory guard", () => {
     assert.equal(planMemory(config, args, tight).gradientCheckpointing, true);
     assert.equal(planMemory(config, args, memoryMargin() + 2 * est(false)).gradientCheckpointing, false);
     assert.equal(planMemory(config, { ...args, gradientCheckpointing: false, ignoreMemoryCheck: true }, tight).gradientCheckpointing, false);
+  });
+});
+
+describe("threads", () => {
+  it("sets the native pool size in a fresh process, before the library has run a kernel", () => {
+    const script = `
+      import { train } from "./src/train/index.ts";
+      import { nativeAddon } from "./src/backend/native/index.ts";
+      const ids = Int32Array.from({ length: 12 }, (_, i) => i + 3);
+      await train({ model: "${LLAMA}", data: "(in memory)", out: "${join(tempDir("threads"), "out")}", method: "lora", maxSteps: 1, batchSize: 1, threads: 1 },
+        {}, { examples: [{ ids, labels: ids }], padId: 0 });
+      console.log(nativeAddon()?.info().threads ?? "js");`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.trim(), /^(1|js)$/);
   });
 });

@@ -22,13 +22,13 @@ export type GemmB =
   | [kind: "q8", rows: number, cols: number, codes: Int8Array, rowScale: Float32Array];
 
 export interface NativeAddon {
-  info(): { isa: "avx512" | "avx2" | "scalar"; threads: number };
+  info(): { isa: "avx512bf16" | "avx512" | "avx2" | "scalar"; threads: number };
   setThreads(n: number): number;
 
   // elementwise.cc
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
   axpy(dst: Float32Array, src: Float32Array, alpha: number, n: number): void;
-  /** C = alpha·op(A)·op(B) + beta·C for `count` products (GemmArgs, flattened). */
+  /** C = alpha·op(A)·op(B) + beta·C for `count` products (GemmArgs, flattened; the precision comes last). */
   gemm(
     M: number,
     N: number,
@@ -47,7 +47,7 @@ export interface NativeAddon {
     strideA: number,
     strideB: number,
     strideC: number,
-    ...b: GemmB
+    ...bAndPrecision: [...GemmB, precision: "f32" | "bf16"]
   ): void;
   mul(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
   scale(a: Float32Array, s: number, out: Float32Array, n: number): void;

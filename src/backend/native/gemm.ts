@@ -23,6 +23,7 @@ export function gemmKernels(addon: NativeAddon): Partial<Backend> {
       addon.gemm(
         p.M, p.N, p.K, p.transA, p.transB, p.a, p.aOffset, p.lda, p.c, p.cOffset, p.ldc, p.alpha, p.beta,
         batch.count, batch.strideA, batch.strideB, batch.strideC, ...operandArgs(p.b),
+        p.computeDtype === "bfloat16" ? "bf16" : "f32",
       );
     },
   };

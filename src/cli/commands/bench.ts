@@ -1,5 +1,5 @@
 // `peft-ts bench`: performance measurements. A command group; each benchmark is one subcommand.
-//   bench gemm --m M --n N --k K [--threads T] [--layout nt|nn|tn] [--b f32|bf16|nf4] [--cpu-time] [--json]
+//   bench gemm --m M --n N --k K [--threads T] [--layout nt|nn|tn] [--b f32|bf16|nf4] [--compute-dtype D] [--cpu-time] [--json]
 //   bench gemm-shapes [--threads T] [--cpu-time] [--json]
 //   bench train, bench lora-overhead (src/bench/train.ts, src/bench/lora-overhead.ts)
 //   bench all: the set BENCHMARKS.md quotes, each in its own process so peak memory is its own
@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { benchGemm, gemmShapes, type GemmBenchResult, type GemmBType, type GemmLayout } from "../../bench/gemm.ts";
+import type { ComputeDtype } from "../../backend/kernels.ts";
 import { registerBenchTrain } from "../../bench/train.ts";
 import { registerBenchLoraOverhead } from "../../bench/lora-overhead.ts";
 import { registerBenchLoad } from "../../bench/load.ts";
@@ -31,11 +32,12 @@ function positiveInt(value: string): number {
 }
 
 function line(r: GemmBenchResult): string {
-  return JSON.stringify({ m: r.m, n: r.n, k: r.k, layout: r.layout, b: r.b, gflops: +r.gflops.toFixed(2), threads: r.threads });
+  const compute = r.computeDtype === "float32" ? {} : { compute_dtype: r.computeDtype };
+  return JSON.stringify({ m: r.m, n: r.n, k: r.k, layout: r.layout, b: r.b, ...compute, gflops: +r.gflops.toFixed(2), threads: r.threads });
 }
 
 function describeResult(r: GemmBenchResult): string {
-  return `gemm ${r.layout} m=${r.m} n=${r.n} k=${r.k} b=${r.b} threads=${r.threads}: ${r.gflops.toFixed(1)} GFLOP/s (median of ${r.runs} runs, ${r.medianMs.toFixed(3)} ms)`;
+  return `gemm ${r.layout} m=${r.m} n=${r.n} k=${r.k} b=${r.b}${r.computeDtype === "float32" ? "" : ` ${r.computeDtype} operands`} threads=${r.threads}: ${r.gflops.toFixed(1)} GFLOP/s (median of ${r.runs} runs, ${r.medianMs.toFixed(3)} ms)`;
 }
 
 function registerGemm(bench: Command): void {
@@ -48,10 +50,11 @@ function registerGemm(bench: Command): void {
     .option("--threads <T>", "native threads (default: all cores or PEFT_TS_THREADS)", positiveInt)
     .addOption(new Option("--layout <layout>", "nt = X·Wᵀ (forward), nn = dY·W, tn = dYᵀ·X").choices(["nt", "nn", "tn"]).default("nt"))
     .addOption(new Option("--b <type>", "storage of B").choices(["f32", "bf16", "nf4"]).default("f32"))
+    .addOption(new Option("--compute-dtype <dtype>", "operands of the product (bfloat16: rounded to bf16, float32 sums)").choices(["float32", "bfloat16"]).default("float32"))
     .option("--cpu-time", CPU_TIME)
     .option("--json", "print one JSON line")
-    .action((o: GemmOptions & { m: number; n: number; k: number; layout: GemmLayout; b: GemmBType }) => {
-      const r = benchGemm({ m: o.m, n: o.n, k: o.k, layout: o.layout, b: o.b, threads: o.threads, clock: clock(o) });
+    .action((o: GemmOptions & { m: number; n: number; k: number; layout: GemmLayout; b: GemmBType; computeDtype: ComputeDtype }) => {
+      const r = benchGemm({ m: o.m, n: o.n, k: o.k, layout: o.layout, b: o.b, computeDtype: o.computeDtype, threads: o.threads, clock: clock(o) });
       console.log(o.json ? line(r) : describeResult(r));
     });
 }

@@ -22,6 +22,7 @@ const OPTION_GROUPS: [heading: string, rows: Row[]][] = [
     ["--target-modules <names>", "loraTargetModules", 'comma-separated module names LoRA wraps, or "all-linear"'],
     ["--dropout <p>", "loraDropout", "dropout on the LoRA input"],
     ["--base-dtype <dtype>", "baseDtype", "how frozen float weights are held (default: float32 for LoRA; QLoRA's embedding and head as stored)", ["float32", "bfloat16"]],
+    ["--compute-dtype <dtype>", "computeDtype", "operands of the linear layers' products, as torch's CPU autocast (default: float32, or a bitsandbytes model's bnb_4bit_compute_dtype)", ["float32", "bfloat16"]],
   ]],
   ["Data:", [
     ["--data <file>", "data", `training data; required. ${DATA_HELP}`],
